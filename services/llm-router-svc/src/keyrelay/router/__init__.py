@@ -1,0 +1,1 @@
+"""keyrelay router."""
