@@ -7,7 +7,6 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from keyrelay.common import errors
 from keyrelay.common.context import request_id_var
 from keyrelay.common.rpc import build_server, call_metadata, secure_channel, set_serving

@@ -19,7 +19,6 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-
 from keyrelay.common.context import REQUEST_ID_HEADER, new_request_id, request_id_var
 from keyrelay.common.errors import (
     ERROR_TYPE_METADATA,

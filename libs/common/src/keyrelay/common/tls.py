@@ -27,6 +27,7 @@ COMPOSE_HOSTNAMES = {
     "router": "llm-router-svc",
     "rag": "rag-svc",
     "portal": "portal-api",
+    "vault": "openbao",
 }
 _VALIDITY = dt.timedelta(days=825)
 

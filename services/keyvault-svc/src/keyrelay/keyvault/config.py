@@ -1,0 +1,29 @@
+"""keyvault-svc settings (env KEYRELAY_*, see keyrelay.common.settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from keyrelay.common.settings import KeyrelaySettings
+
+
+class KeyvaultSettings(KeyrelaySettings):
+    keyvault_listen: str = "127.0.0.1:50051"
+    # Vault credentials: AppRole (ids inline or in files) or a token.
+    keyvault_role_id: str | None = None
+    keyvault_role_id_file: Path | None = None
+    keyvault_secret_id: str | None = None
+    keyvault_secret_id_file: Path | None = None
+    keyvault_vault_token: str | None = None
+    keyvault_kv_mount: str = "keyrelay"
+    keyvault_transit_mount: str = "transit"
+    vault_cacert: Path | None = None
+
+    def approle(self) -> tuple[str, str] | None:
+        role_id = self.keyvault_role_id or _read(self.keyvault_role_id_file)
+        secret_id = self.keyvault_secret_id or _read(self.keyvault_secret_id_file)
+        return (role_id, secret_id) if role_id and secret_id else None
+
+
+def _read(path: Path | None) -> str | None:
+    return path.read_text().strip() if path else None

@@ -1,0 +1,98 @@
+"""Everything the portal talks to, built once in the lifespan and handed to routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from nats.aio.client import Client as NATS
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from keyrelay.common.db import check_database, create_engine
+from keyrelay.common.errors import Unavailable
+from keyrelay.common.nats_helpers import connect, drain, ensure_streams
+from keyrelay.common.rpc import secure_channel
+from keyrelay.portal.config import PortalSettings
+from keyrelay.v1 import keyvault_pb2, keyvault_pb2_grpc, rag_pb2_grpc, router_pb2_grpc
+
+
+@dataclass
+class Clients:
+    settings: PortalSettings
+    channels: dict[str, grpc.aio.Channel]
+    engine: AsyncEngine
+    nats: NATS | None = None
+    _nats_task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @property
+    def keyvault(self) -> keyvault_pb2_grpc.KeyVaultStub:
+        return keyvault_pb2_grpc.KeyVaultStub(self.channels["keyvault"])
+
+    @property
+    def router(self) -> router_pb2_grpc.RouterStub:
+        return router_pb2_grpc.RouterStub(self.channels["router"])
+
+    @property
+    def rag(self) -> rag_pb2_grpc.RagStub:
+        return rag_pb2_grpc.RagStub(self.channels["rag"])
+
+    @classmethod
+    def create(cls, settings: PortalSettings) -> Clients:
+        addresses = {"keyvault": settings.keyvault_addr, "router": settings.router_addr, "rag": settings.rag_addr}
+        channels = {name: secure_channel(addr, settings.tls_path, "portal") for name, addr in addresses.items()}
+        return cls(settings=settings, channels=channels, engine=create_engine(settings.database_url))
+
+    def start(self) -> None:
+        """Connect to NATS in the background: a NATS outage must not stop the portal starting;
+        /readyz reports it until the connection is made."""
+        self._nats_task = asyncio.create_task(self._connect_nats(), name="portal-nats-connect")
+
+    async def _connect_nats(self) -> None:
+        self.nats = await connect(self.settings.nats_url, "portal-api")
+        await ensure_streams(self.nats.jetstream())
+
+    async def close(self) -> None:
+        if self._nats_task is not None:
+            self._nats_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._nats_task
+        await drain(self.nats)
+        for channel in self.channels.values():
+            await channel.close()
+        await self.engine.dispose()
+
+    # -- readiness checks: each raises Unavailable with a message saying what is wrong --
+
+    def service_check(self, name: str):  # noqa: ANN201 - returns an async check
+        async def check() -> None:
+            stub = health_pb2_grpc.HealthStub(self.channels[name])
+            try:
+                reply = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.5)
+            except grpc.aio.AioRpcError as err:
+                raise Unavailable(f"{name}-svc unreachable: {err.code().name}") from err
+            if reply.status != health_pb2.HealthCheckResponse.SERVING:
+                raise Unavailable(f"{name}-svc is not serving (its dependencies are down)")
+
+        return check
+
+    async def check_nats(self) -> None:
+        if self.nats is None or not self.nats.is_connected:
+            raise Unavailable("NATS is unreachable; check KEYRELAY_NATS_URL")
+        try:
+            await self.nats.jetstream().account_info()
+        except Exception as exc:  # noqa: BLE001 - any failure means JetStream is not usable
+            raise Unavailable(f"JetStream is not available: {type(exc).__name__}") from exc
+
+    async def check_vault(self) -> None:
+        try:
+            reply = await self.keyvault.Health(keyvault_pb2.HealthRequest(), timeout=3)
+        except grpc.aio.AioRpcError as err:
+            raise Unavailable(f"keyvault-svc unreachable: {err.code().name}") from err
+        if not reply.ok:
+            raise Unavailable(f"Vault: {reply.message}")
+
+    async def check_database(self) -> None:
+        await check_database(self.engine)

@@ -1,0 +1,38 @@
+"""rag service entrypoint: settings, database engine and gRPC server are built here."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+
+from keyrelay.common.db import check_database, create_engine
+from keyrelay.common.logging import configure_logging
+from keyrelay.common.service import run_grpc_service
+from keyrelay.rag.adapters.grpc_api import ALLOW, SERVICE_NAME, RagService
+from keyrelay.rag.config import RagSettings
+from keyrelay.v1 import rag_pb2_grpc
+
+
+async def serve(settings: RagSettings) -> None:
+    engine = create_engine(settings.database_url)
+    service = RagService()
+    await run_grpc_service(
+        settings,
+        identity="rag",
+        listen=settings.rag_listen,
+        allow=ALLOW,
+        service_name=SERVICE_NAME,
+        register=lambda server: rag_pb2_grpc.add_RagServicer_to_server(service, server),
+        checks={"database": partial(check_database, engine)},
+        on_shutdown=[engine.dispose],
+    )
+
+
+def main() -> None:
+    settings = RagSettings()
+    configure_logging("rag", settings.log_level, settings.log_json)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()
