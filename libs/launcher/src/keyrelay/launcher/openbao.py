@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,7 +141,9 @@ class EmbeddedOpenBao:
         mounts = client.sys.list_mounted_secrets_engines()["data"]
         if f"{KV_MOUNT}/" not in mounts:
             client.sys.enable_secrets_engine("kv", path=KV_MOUNT, options={"version": "2"})
-            client.secrets.kv.v2.configure(mount_point=KV_MOUNT, cas_required=True, max_versions=20)
+        _retry_while_upgrading(
+            lambda: client.secrets.kv.v2.configure(mount_point=KV_MOUNT, cas_required=True, max_versions=20)
+        )
         if f"{TRANSIT_MOUNT}/" not in mounts:
             client.sys.enable_secrets_engine("transit", path=TRANSIT_MOUNT)
         client.sys.create_or_update_policy(POLICY_NAME, KEYVAULT_POLICY)
@@ -176,6 +180,19 @@ class EmbeddedOpenBao:
         except requests.RequestException:
             return False
         return reply.status_code == 200
+
+
+def _retry_while_upgrading(call: Callable[[], object], timeout: float = 15.0) -> None:
+    """A new KV v2 mount answers "upgrading" for a moment before it accepts requests."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            call()
+            return
+        except hvac.exceptions.InvalidRequest as exc:
+            if "upgrading" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def _bao_binary() -> str:

@@ -14,7 +14,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from keyrelay.launcher.process import LaunchError, ManagedProcess
+from keyrelay.launcher.process import LaunchError, ManagedProcess, as_user
 
 PG_MAJOR = 18
 DATABASE = "keyrelay"
@@ -102,7 +102,8 @@ class EmbeddedPostgres:
 
     def _run(self, tool: str, *args: str) -> str:
         result = subprocess.run(
-            [str(self.bin / tool), *args], capture_output=True, text=True, user=self.user, check=False
+            [str(self.bin / tool), *args], capture_output=True, text=True, check=False,
+            **as_user(self.user),
         )
         if result.returncode != 0:
             raise LaunchError(f"postgres {tool} failed: {result.stderr.strip() or result.stdout.strip()}")

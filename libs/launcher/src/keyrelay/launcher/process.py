@@ -18,6 +18,19 @@ class LaunchError(RuntimeError):
     """The stack cannot start; the message says why and what to do."""
 
 
+def as_user(user: str | None) -> dict[str, object]:
+    """Popen arguments that run a child as `user` with only that user's group.
+
+    Setting the uid alone would keep root's group, and a directory whose group is root
+    would then be judged by its (closed) group bits.
+    """
+    if user is None:
+        return {}
+    import pwd
+
+    return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
+
+
 def log_tail(path: Path, lines: int = 20) -> str:
     try:
         text = path.read_text(errors="replace").splitlines()
@@ -65,7 +78,7 @@ class ManagedProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=self.env,
-                user=self.user,
+                **as_user(self.user),
                 cwd=self.cwd,
                 start_new_session=True,  # Ctrl-C reaches the launcher only; it stops us in order
             )

@@ -1,0 +1,120 @@
+"""Start and stop the real stack (`keyrelay up`) for whole-system tests.
+
+`RunningStack` runs the launcher as a subprocess in its own data dir on free ports, waits
+for `/readyz`, and stops it with SIGTERM as an operator's Ctrl-C would. Tests talk to it
+only through its public surfaces: HTTP, gRPC over mTLS, and Vault with the files the
+launcher wrote.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from keyrelay.launcher.stack import SERVICES
+
+READY_TIMEOUT = 120.0
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_block(size: int, start: int = 20000, stop: int = 60000) -> int:
+    """First port of `size` consecutive free ports (probed, then used promptly)."""
+    base = start + (os.getpid() * 37) % (stop - start - 1000)
+    for port in range(base, stop - size, size):
+        if all(_free(p) for p in range(port, port + size)):
+            return port
+    raise RuntimeError("no block of free ports found")
+
+
+@dataclass
+class RunningStack:
+    data_dir: Path
+    portal_port: int = field(default_factory=lambda: free_port_block(1, 21000))
+    grpc_base_port: int = field(default_factory=lambda: free_port_block(3, 31000))
+    infra_base_port: int = field(default_factory=lambda: free_port_block(4, 41000))
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[str] | None = None
+    startup_seconds: float = 0.0
+
+    @property
+    def portal_url(self) -> str:
+        return f"http://127.0.0.1:{self.portal_port}"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+    @property
+    def vault_addr(self) -> str:
+        return f"https://127.0.0.1:{self.infra_base_port}"
+
+    def grpc_addr(self, service: str) -> str:
+        return f"127.0.0.1:{self.grpc_base_port + list(SERVICES).index(service)}"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "keyrelay.launcher.cli", "up",
+            "--data-dir", str(self.data_dir),
+            "--portal-port", str(self.portal_port),
+            "--grpc-base-port", str(self.grpc_base_port),
+            "--infra-base-port", str(self.infra_base_port),
+        ]
+
+    def start(self) -> RunningStack:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        out = open(self.data_dir / "launcher.out", "a")  # noqa: SIM115 - the child owns it
+        started = time.monotonic()
+        self.proc = subprocess.Popen(
+            self.command(), stdout=out, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, **self.env},
+        )
+        out.close()
+        deadline = started + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"keyrelay up exited with {self.proc.returncode}:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.portal_url}/readyz", timeout=2).status_code == 200:
+                    self.startup_seconds = time.monotonic() - started
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"stack not ready after {READY_TIMEOUT}s:\n{self.output()}")
+
+    def stop(self, timeout: float = 60) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+
+    def output(self) -> str:
+        path = self.data_dir / "launcher.out"
+        return path.read_text() if path.exists() else ""
+
+    def __enter__(self) -> RunningStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,115 @@
+"""The whole embedded stack: start, health everywhere, stop, start again with nothing lost."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+from pathlib import Path
+
+import grpc
+import httpx
+import hvac
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from keyrelay.common.rpc import secure_channel
+from keyrelay.v1 import keyvault_pb2, keyvault_pb2_grpc
+from tests.e2e.harness import RunningStack
+
+pytestmark = pytest.mark.e2e
+
+
+async def _grpc_health(stack: RunningStack, service: str) -> int:
+    async with secure_channel(stack.grpc_addr(service), stack.tls_dir, "launcher") as channel:
+        reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+    return reply.status
+
+
+def _approle_client(stack: RunningStack) -> hvac.Client:
+    """Vault as keyvault-svc sees it: the AppRole the launcher provisioned."""
+    approle = stack.data_dir / "bao" / "approle"
+    client = hvac.Client(url=stack.vault_addr, verify=str(stack.tls_dir / "ca.pem"))
+    client.auth.approle.login(
+        role_id=(approle / "role-id").read_text(), secret_id=(approle / "secret-id").read_text()
+    )
+    return client
+
+
+def _ports_free(stack: RunningStack) -> bool:
+    ports = [stack.portal_port, *range(stack.grpc_base_port, stack.grpc_base_port + 3),
+             *range(stack.infra_base_port, stack.infra_base_port + 4)]
+    for port in ports:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return False
+    return True
+
+
+async def test_stack_starts_stops_and_restarts_with_vault_data_kept(data_dir: Path) -> None:
+    stack = RunningStack(data_dir)
+    with stack:
+        ready = httpx.get(f"{stack.portal_url}/readyz").json()
+        assert ready["status"] == "ready"
+        assert set(ready["checks"]) == {"keyvault", "router", "rag", "vault", "nats", "database"}
+        for service in ("keyvault", "router", "rag"):
+            assert await _grpc_health(stack, service) == health_pb2.HealthCheckResponse.SERVING
+        assert httpx.get(f"{stack.portal_url}/healthz").status_code == 200
+
+        # Secrets files the launcher keeps are private to the operator.
+        for private in ("admin-token", "bao/init.json", "bao/approle/secret-id", "tls/ca-key.pem"):
+            assert (stack.data_dir / private).stat().st_mode & 0o077 == 0, private
+
+        vault = _approle_client(stack)
+        vault.secrets.kv.v2.create_or_update_secret(
+            "e2e/restart-check", secret={"value": "kept-across-restarts"}, cas=0, mount_point="keyrelay"
+        )
+        # Least privilege: the AppRole cannot touch Vault's configuration.
+        with pytest.raises(hvac.exceptions.Forbidden):
+            vault.sys.list_mounted_secrets_engines()
+    assert stack.proc is not None and stack.proc.returncode == 0, stack.output()
+    assert "keyrelay stopped" in stack.output()
+    assert _ports_free(stack), "a process of the stack outlived the launcher"
+
+    init_before = json.loads((stack.data_dir / "bao" / "init.json").read_text())
+    with stack:  # same data dir, same ports: only unseal this time
+        assert json.loads((stack.data_dir / "bao" / "init.json").read_text()) == init_before
+        ca = ssl.create_default_context(cafile=stack.tls_dir / "ca.pem")
+        health = httpx.get(f"{stack.vault_addr}/v1/sys/health", verify=ca)
+        assert health.status_code == 200 and health.json()["sealed"] is False
+        secret = _approle_client(stack).secrets.kv.v2.read_secret_version(
+            "e2e/restart-check", mount_point="keyrelay", raise_on_deleted_version=True
+        )
+        assert secret["data"]["data"] == {"value": "kept-across-restarts"}
+    assert stack.proc.returncode == 0
+
+
+async def test_keyvault_allow_list_and_mtls_on_the_running_stack(data_dir: Path) -> None:
+    with RunningStack(data_dir) as stack:
+        address = stack.grpc_addr("keyvault")
+        request = keyvault_pb2.ResolveKeyRequest(tenant_id="acme", service_id="openai")
+
+        # ResolveKey is for the router only: the portal's certificate is refused.
+        async with secure_channel(address, stack.tls_dir, "portal") as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as denied:
+                await keyvault_pb2_grpc.KeyVaultStub(channel).ResolveKey(request, timeout=5)
+        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+        # The router's certificate passes the allow-list and reaches the servicer.
+        async with secure_channel(address, stack.tls_dir, "router") as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as reached:
+                await keyvault_pb2_grpc.KeyVaultStub(channel).ResolveKey(request, timeout=5)
+        assert reached.value.code() != grpc.StatusCode.PERMISSION_DENIED
+
+        # No client certificate: the TLS handshake itself fails.
+        creds = grpc.ssl_channel_credentials(root_certificates=(stack.tls_dir / "ca.pem").read_bytes())
+        async with grpc.aio.secure_channel(address, creds) as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as anonymous:
+                await keyvault_pb2_grpc.KeyVaultStub(channel).Health(keyvault_pb2.HealthRequest(), timeout=5)
+        assert anonymous.value.code() == grpc.StatusCode.UNAVAILABLE
+
+        # The vault health RPC reports the real state to an allowed caller.
+        async with secure_channel(address, stack.tls_dir, "portal") as channel:
+            health = await keyvault_pb2_grpc.KeyVaultStub(channel).Health(keyvault_pb2.HealthRequest(), timeout=5)
+        assert health.ok and health.vault_unsealed and health.vault_authenticated
+        assert health.token_ttl_seconds > 0
