@@ -9,6 +9,7 @@ launcher wrote.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -16,8 +17,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import httpx
 
 from keyrelay.launcher.stack import SERVICES
 
@@ -33,10 +32,10 @@ def _free(port: int) -> bool:
     return True
 
 
-def free_port_block(size: int, start: int = 20000, stop: int = 60000) -> int:
-    """First port of `size` consecutive free ports (probed, then used promptly)."""
-    base = start + (os.getpid() * 37) % (stop - start - 1000)
-    for port in range(base, stop - size, size):
+def free_port_block(size: int, start: int = 20000, stop: int = 32000) -> int:
+    """First port of `size` consecutive free ports, below the kernel's ephemeral range
+    (32768+) so that no outgoing connection can take one between the probe and its use."""
+    for port in range(start + random.randrange(0, stop - start - 100, size), stop - size, size):
         if all(_free(p) for p in range(port, port + size)):
             return port
     raise RuntimeError("no block of free ports found")
@@ -45,9 +44,9 @@ def free_port_block(size: int, start: int = 20000, stop: int = 60000) -> int:
 @dataclass
 class RunningStack:
     data_dir: Path
-    portal_port: int = field(default_factory=lambda: free_port_block(1, 21000))
-    grpc_base_port: int = field(default_factory=lambda: free_port_block(3, 31000))
-    infra_base_port: int = field(default_factory=lambda: free_port_block(4, 41000))
+    portal_port: int = field(default_factory=lambda: free_port_block(1, 20000, 24000))
+    grpc_base_port: int = field(default_factory=lambda: free_port_block(3, 24000, 28000))
+    infra_base_port: int = field(default_factory=lambda: free_port_block(4, 28000, 32000))
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[str] | None = None
     startup_seconds: float = 0.0
@@ -69,11 +68,18 @@ class RunningStack:
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "keyrelay.launcher.cli", "up",
-            "--data-dir", str(self.data_dir),
-            "--portal-port", str(self.portal_port),
-            "--grpc-base-port", str(self.grpc_base_port),
-            "--infra-base-port", str(self.infra_base_port),
+            sys.executable,
+            "-m",
+            "keyrelay.launcher.cli",
+            "up",
+            "--data-dir",
+            str(self.data_dir),
+            "--portal-port",
+            str(self.portal_port),
+            "--grpc-base-port",
+            str(self.grpc_base_port),
+            "--infra-base-port",
+            str(self.infra_base_port),
         ]
 
     def start(self) -> RunningStack:
@@ -81,7 +87,10 @@ class RunningStack:
         out = open(self.data_dir / "launcher.out", "a")  # noqa: SIM115 - the child owns it
         started = time.monotonic()
         self.proc = subprocess.Popen(
-            self.command(), stdout=out, stderr=subprocess.STDOUT, text=True,
+            self.command(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
             env={**os.environ, **self.env},
         )
         out.close()
@@ -89,13 +98,11 @@ class RunningStack:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"keyrelay up exited with {self.proc.returncode}:\n{self.output()}")
-            try:
-                if httpx.get(f"{self.portal_url}/readyz", timeout=2).status_code == 200:
-                    self.startup_seconds = time.monotonic() - started
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+            # The launcher prints this once /readyz answered 200 and it supervises.
+            if "keyrelay is ready in" in self.output():
+                self.startup_seconds = time.monotonic() - started
+                return self
+            time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"stack not ready after {READY_TIMEOUT}s:\n{self.output()}")
 

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import ssl
+import time
 from pathlib import Path
 
 import grpc
 import httpx
 import hvac
+import psutil
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from keyrelay.common.rpc import secure_channel
 from keyrelay.v1 import keyvault_pb2, keyvault_pb2_grpc
+
 from tests.e2e.harness import RunningStack
 
 pytestmark = pytest.mark.e2e
@@ -37,8 +41,11 @@ def _approle_client(stack: RunningStack) -> hvac.Client:
 
 
 def _ports_free(stack: RunningStack) -> bool:
-    ports = [stack.portal_port, *range(stack.grpc_base_port, stack.grpc_base_port + 3),
-             *range(stack.infra_base_port, stack.infra_base_port + 4)]
+    ports = [
+        stack.portal_port,
+        *range(stack.grpc_base_port, stack.grpc_base_port + 3),
+        *range(stack.infra_base_port, stack.infra_base_port + 4),
+    ]
     for port in ports:
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
@@ -81,7 +88,7 @@ async def test_stack_starts_stops_and_restarts_with_vault_data_kept(data_dir: Pa
             "e2e/restart-check", mount_point="keyrelay", raise_on_deleted_version=True
         )
         assert secret["data"]["data"] == {"value": "kept-across-restarts"}
-    assert stack.proc.returncode == 0
+    assert stack.proc.returncode == 0, stack.output()
 
 
 async def test_keyvault_allow_list_and_mtls_on_the_running_stack(data_dir: Path) -> None:
@@ -110,6 +117,60 @@ async def test_keyvault_allow_list_and_mtls_on_the_running_stack(data_dir: Path)
 
         # The vault health RPC reports the real state to an allowed caller.
         async with secure_channel(address, stack.tls_dir, "portal") as channel:
-            health = await keyvault_pb2_grpc.KeyVaultStub(channel).Health(keyvault_pb2.HealthRequest(), timeout=5)
+            stub = keyvault_pb2_grpc.KeyVaultStub(channel)
+            health = await stub.Health(keyvault_pb2.HealthRequest(), timeout=5)
         assert health.ok and health.vault_unsealed and health.vault_authenticated
         assert health.token_ttl_seconds > 0
+
+
+def test_infrastructure_given_by_url_is_used_instead_of_started(data_dir: Path) -> None:
+    with RunningStack(data_dir / "a") as first:
+        approle = first.data_dir / "bao" / "approle"
+        second = RunningStack(
+            data_dir / "b",
+            env={
+                "KEYRELAY_VAULT_ADDR": first.vault_addr,
+                "KEYRELAY_VAULT_CACERT": str(first.tls_dir / "ca.pem"),
+                "KEYRELAY_KEYVAULT_ROLE_ID_FILE": str(approle / "role-id"),
+                "KEYRELAY_KEYVAULT_SECRET_ID_FILE": str(approle / "secret-id"),
+                "KEYRELAY_NATS_URL": f"nats://127.0.0.1:{first.infra_base_port + 2}",
+                "KEYRELAY_DATABASE_URL": (
+                    f"postgresql+asyncpg://postgres@127.0.0.1:{first.infra_base_port + 3}/keyrelay"
+                ),
+            },
+        )
+        with second:
+            assert httpx.get(f"{second.portal_url}/readyz").json()["status"] == "ready"
+            for started_by_launcher in ("bao", "nats", "pg"):
+                assert not (second.data_dir / started_by_launcher).exists()
+        assert second.proc is not None and second.proc.returncode == 0
+        # Stopping the second stack left the shared infrastructure running.
+        assert httpx.get(f"{first.portal_url}/readyz").status_code == 200
+
+
+def test_a_crashed_service_is_restarted_by_the_launcher(data_dir: Path) -> None:
+    with RunningStack(data_dir) as stack:
+        pid = _service_pid(stack, "keyrelay.router.main")
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            new_pid = _service_pid(stack, "keyrelay.router.main", missing_ok=True)
+            if new_pid and new_pid != pid and httpx.get(f"{stack.portal_url}/readyz").status_code == 200:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"router was not restarted:\n{stack.output()}")
+        assert "router exited" in stack.output() and "restarting" in stack.output()
+
+
+def _service_pid(stack: RunningStack, module: str, missing_ok: bool = False) -> int | None:
+    assert stack.proc is not None
+    for child in psutil.Process(stack.proc.pid).children():
+        try:
+            if module in child.cmdline() and child.status() != psutil.STATUS_ZOMBIE:
+                return child.pid
+        except psutil.ZombieProcess:
+            continue
+    if missing_ok:
+        return None
+    raise AssertionError(f"{module} is not running under the launcher")

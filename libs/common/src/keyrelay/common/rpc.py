@@ -45,23 +45,17 @@ _CHANNEL_OPTIONS = [
 
 def server_credentials(tls_dir: Path, name: str) -> grpc.ServerCredentials:
     m = load_material(tls_dir, name)
-    return grpc.ssl_server_credentials(
-        [(m.key, m.cert)], root_certificates=m.ca, require_client_auth=True
-    )
+    return grpc.ssl_server_credentials([(m.key, m.cert)], root_certificates=m.ca, require_client_auth=True)
 
 
 def channel_credentials(tls_dir: Path, name: str) -> grpc.ChannelCredentials:
     m = load_material(tls_dir, name)
-    return grpc.ssl_channel_credentials(
-        root_certificates=m.ca, private_key=m.key, certificate_chain=m.cert
-    )
+    return grpc.ssl_channel_credentials(root_certificates=m.ca, private_key=m.key, certificate_chain=m.cert)
 
 
 def secure_channel(address: str, tls_dir: Path, identity: str) -> grpc.aio.Channel:
     """A channel to another keyrelay service, presenting `identity`'s certificate."""
-    return grpc.aio.secure_channel(
-        address, channel_credentials(tls_dir, identity), options=_CHANNEL_OPTIONS
-    )
+    return grpc.aio.secure_channel(address, channel_credentials(tls_dir, identity), options=_CHANNEL_OPTIONS)
 
 
 def call_metadata(extra: Iterable[tuple[str, str]] = ()) -> tuple[tuple[str, str], ...]:
@@ -175,15 +169,18 @@ def build_server(
     Returns the server, its health servicer (set SERVING once dependencies are ready) and
     the bound port (useful when `address` ends in `:0`).
     """
-    server = grpc.aio.server(interceptors=[KeyrelayInterceptor(allow)], options=_CHANNEL_OPTIONS)
+    # No SO_REUSEPORT: a second process on the same port must fail, not share it silently.
+    options = [*_CHANNEL_OPTIONS, ("grpc.so_reuseport", 0)]
+    server = grpc.aio.server(interceptors=[KeyrelayInterceptor(allow)], options=options)
     register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = list(service_names)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    port = server.add_secure_port(address, server_credentials(tls_dir, identity))
-    if port == 0:
-        raise OSError(f"cannot listen on {address}: the port is in use or the address is invalid")
+    try:
+        port = server.add_secure_port(address, server_credentials(tls_dir, identity))
+    except RuntimeError as exc:
+        raise OSError(f"cannot listen on {address}: the port is in use or the address is invalid") from exc
     return server, health_servicer, port
 
 

@@ -65,8 +65,7 @@ class KeyrelaySettings(BaseSettings):
     rag_addr: str = "127.0.0.1:50053"
     tls_dir: Path | None = Field(
         default=None,
-        description="Directory with ca.pem, <service>.pem and <service>-key.pem; "
-        "defaults to <data_dir>/tls.",
+        description="Directory with ca.pem, <service>.pem and <service>-key.pem; defaults to <data_dir>/tls.",
     )
 
     @property

@@ -67,10 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start the whole stack in the foreground (Ctrl-C stops it)")
     up.add_argument("--data-dir", default=".keyrelay", help="where everything persists (default ./.keyrelay)")
     up.add_argument("--portal-port", type=int, default=8001, help="portal HTTP port (default 8001)")
-    up.add_argument("--grpc-base-port", type=int, default=50051,
-                    help="keyvault, router, rag listen on this port and the next two (default 50051)")
-    up.add_argument("--infra-base-port", type=int, default=18200,
-                    help="OpenBao (+1 cluster), NATS (+2), Postgres (+3) (default 18200)")
+    up.add_argument(
+        "--grpc-base-port",
+        type=int,
+        default=50051,
+        help="keyvault, router, rag listen on this port and the next two (default 50051)",
+    )
+    up.add_argument(
+        "--infra-base-port",
+        type=int,
+        default=18200,
+        help="OpenBao (+1 cluster), NATS (+2), Postgres (+3) (default 18200)",
+    )
     up.set_defaults(func=_up)
     return parser
 

@@ -23,8 +23,18 @@ class EmbeddedNats:
         self.url = f"nats://127.0.0.1:{port}"
         self.process = ManagedProcess(
             "nats",
-            [_nats_binary(), "--jetstream", "--store_dir", str(self.store),
-             "--addr", "127.0.0.1", "--port", str(port), "--server_name", "keyrelay"],
+            [
+                _nats_binary(),
+                "--jetstream",
+                "--store_dir",
+                str(self.store),
+                "--addr",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--server_name",
+                "keyrelay",
+            ],
             log_dir / "nats.log",
         )
 

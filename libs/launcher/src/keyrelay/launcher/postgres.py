@@ -40,9 +40,19 @@ class EmbeddedPostgres:
         self.process = ManagedProcess(
             "postgres",
             [
-                str(self.bin / "postgres"), "-D", str(self.pgdata),
-                "-h", "127.0.0.1", "-p", str(port), "-k", str(self.pgdata),
-                "-c", "max_connections=200", "-c", "shared_buffers=256MB",
+                str(self.bin / "postgres"),
+                "-D",
+                str(self.pgdata),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-k",
+                str(self.pgdata),
+                "-c",
+                "max_connections=200",
+                "-c",
+                "shared_buffers=256MB",
             ],
             log_dir / "postgres.log",
             user=self.user,
@@ -54,8 +64,16 @@ class EmbeddedPostgres:
         if self.user:
             self._prepare_for_unprivileged_user()
         if not (self.pgdata / "PG_VERSION").exists():
-            self._run("initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth=trust",
-                      "--encoding=UTF8", "--no-instructions")
+            self._run(
+                "initdb",
+                "-D",
+                str(self.pgdata),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-instructions",
+            )
         version = (self.pgdata / "PG_VERSION").read_text().strip()
         if version != str(PG_MAJOR):
             raise LaunchError(
@@ -71,8 +89,21 @@ class EmbeddedPostgres:
         self.process.stop(timeout=20)
 
     def psql(self, sql: str, database: str = DATABASE) -> str:
-        return self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-                         "-d", database, "-v", "ON_ERROR_STOP=1", "-qAtc", sql)
+        return self._run(
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qAtc",
+            sql,
+        )
 
     def _ensure_database(self) -> None:
         exists = self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'", "postgres")
@@ -81,10 +112,13 @@ class EmbeddedPostgres:
         self.psql("CREATE EXTENSION IF NOT EXISTS vector")
 
     def _ready(self) -> bool:
-        return subprocess.run(
-            [str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"],
-            check=False,
-        ).returncode == 0
+        return (
+            subprocess.run(
+                [str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"],
+                check=False,
+            ).returncode
+            == 0
+        )
 
     def _refuse_if_running(self) -> None:
         """A stale postmaster.pid is fine (Postgres checks it); a live server is not."""
@@ -102,7 +136,10 @@ class EmbeddedPostgres:
 
     def _run(self, tool: str, *args: str) -> str:
         result = subprocess.run(
-            [str(self.bin / tool), *args], capture_output=True, text=True, check=False,
+            [str(self.bin / tool), *args],
+            capture_output=True,
+            text=True,
+            check=False,
             **as_user(self.user),
         )
         if result.returncode != 0:

@@ -224,7 +224,9 @@ class Stack:
         for infra in (self.bao, self.nats, self.postgres):
             if infra and not infra.process.running():
                 p = infra.process
-                raise LaunchError(f"{p.name} stopped unexpectedly. Last lines of {p.log_path}:\n{log_tail(p.log_path)}")
+                raise LaunchError(
+                    f"{p.name} stopped unexpectedly. Last lines of {p.log_path}:\n{log_tail(p.log_path)}"
+                )
         for name, proc in self.services.items():
             if not proc.running():
                 self._restart(name, proc)

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
-
 from keyrelay.common.context import REQUEST_ID_HEADER, new_request_id, request_id_var
 from keyrelay.common.http_errors import install_error_handlers
 from keyrelay.portal.adapters.clients import Clients
@@ -35,7 +34,9 @@ def create_app(settings: PortalSettings) -> FastAPI:
     install_error_handlers(app)
 
     @app.middleware("http")
-    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def request_context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         request_id = request.headers.get(REQUEST_ID_HEADER) or new_request_id()
         request_id_var.set(request_id[:128])
         response = await call_next(request)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uvicorn
-
 from keyrelay.common.logging import configure_logging
 from keyrelay.portal.app import create_app
 from keyrelay.portal.config import PortalSettings

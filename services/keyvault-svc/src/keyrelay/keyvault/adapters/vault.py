@@ -65,7 +65,11 @@ class VaultGateway:
     async def health(self) -> dict[str, Any]:
         """Reachable, unsealed, authenticated and the token's remaining TTL."""
         status: dict[str, Any] = {
-            "reachable": False, "unsealed": False, "authenticated": False, "ttl": 0, "message": ""
+            "reachable": False,
+            "unsealed": False,
+            "authenticated": False,
+            "ttl": 0,
+            "message": "",
         }
         try:
             seal = await asyncio.to_thread(self.client.sys.read_seal_status)
