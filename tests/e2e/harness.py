@@ -84,6 +84,7 @@ class RunningStack:
 
     def start(self) -> RunningStack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        seen = len(self.output())  # the log is appended to across restarts
         out = open(self.data_dir / "launcher.out", "a")  # noqa: SIM115 - the child owns it
         started = time.monotonic()
         self.proc = subprocess.Popen(
@@ -99,7 +100,7 @@ class RunningStack:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"keyrelay up exited with {self.proc.returncode}:\n{self.output()}")
             # The launcher prints this once /readyz answered 200 and it supervises.
-            if "keyrelay is ready in" in self.output():
+            if "keyrelay is ready in" in self.output()[seen:]:
                 self.startup_seconds = time.monotonic() - started
                 return self
             time.sleep(0.1)

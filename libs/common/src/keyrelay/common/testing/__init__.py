@@ -1,0 +1,1 @@
+"""Test helpers shared by the keyrelay packages: real local servers, not mocks."""
