@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -251,23 +250,6 @@ async def test_unwritable_spool_while_nats_is_down_raises_event_not_recorded(
         with pytest.raises(EventNotRecorded):
             await publisher.publish(key_event(1))
         assert publisher.spooled_count() == 0
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
-async def test_read_only_spool_directory_raises_event_not_recorded(
-    nats_server: NatsServer, nc: NATS, tmp_path: Path
-) -> None:
-    spool = tmp_path / "spool"
-    spool.mkdir()
-    spool.chmod(0o500)
-    try:
-        nats_server.stop()
-        await until(lambda: not nc.is_connected)
-        async with EventPublisher(nc, spool) as publisher:
-            with pytest.raises(EventNotRecorded):
-                await publisher.publish(key_event(1))
-    finally:
-        spool.chmod(0o700)
 
 
 async def test_two_publishers_cannot_share_a_spool(nc: NATS, tmp_path: Path) -> None:
