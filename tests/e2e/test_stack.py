@@ -61,7 +61,11 @@ async def test_stack_starts_stops_and_restarts_with_vault_data_kept(data_dir: Pa
         assert set(ready["checks"]) == {"keyvault", "router", "rag", "vault", "nats", "database"}
         for service in ("keyvault", "router", "rag"):
             assert await _grpc_health(stack, service) == health_pb2.HealthCheckResponse.SERVING
-        assert httpx.get(f"{stack.portal_url}/healthz").status_code == 200
+        alive = httpx.get(f"{stack.portal_url}/healthz", headers={"X-Request-ID": "e2e-req-1"})
+        assert alive.status_code == 200
+        assert alive.headers["x-request-id"] == "e2e-req-1"
+        assert alive.headers["x-content-type-options"] == "nosniff"
+        assert len(httpx.get(f"{stack.portal_url}/readyz").headers["x-request-id"]) == 32
 
         # Secrets files the launcher keeps are private to the operator.
         for private in ("admin-token", "bao/init.json", "bao/approle/secret-id", "tls/ca-key.pem"):
