@@ -137,32 +137,7 @@ class EmbeddedOpenBao:
         return str(json.loads(self.init_file.read_text())["root_token"])
 
     def bootstrap(self) -> AppRoleCredentials:
-        client = self.client(self.root_token())
-        mounts = client.sys.list_mounted_secrets_engines()["data"]
-        if f"{KV_MOUNT}/" not in mounts:
-            client.sys.enable_secrets_engine("kv", path=KV_MOUNT, options={"version": "2"})
-        _retry_while_upgrading(
-            lambda: client.secrets.kv.v2.configure(mount_point=KV_MOUNT, cas_required=True, max_versions=20)
-        )
-        if f"{TRANSIT_MOUNT}/" not in mounts:
-            client.sys.enable_secrets_engine("transit", path=TRANSIT_MOUNT)
-        client.sys.create_or_update_policy(POLICY_NAME, KEYVAULT_POLICY)
-        if "approle/" not in client.sys.list_auth_methods()["data"]:
-            client.sys.enable_auth_method("approle")
-        client.auth.approle.create_or_update_approle(
-            APPROLE_NAME,
-            token_policies=[POLICY_NAME],
-            token_ttl="1h",
-            token_max_ttl="24h",
-            secret_id_ttl="0",
-        )
-        creds = AppRoleCredentials(self.dir / "approle" / "role-id", self.dir / "approle" / "secret-id")
-        role_id = client.auth.approle.read_role_id(APPROLE_NAME)["data"]["role_id"]
-        _write_private(creds.role_id_file, role_id)
-        if not creds.secret_id_file.exists():
-            secret_id = client.auth.approle.generate_secret_id(APPROLE_NAME)["data"]["secret_id"]
-            _write_private(creds.secret_id_file, secret_id)
-        return creds
+        return bootstrap(self.client(self.root_token()), self.dir / "approle")
 
     def stop(self) -> None:
         self.process.stop()
@@ -180,6 +155,38 @@ class EmbeddedOpenBao:
         except requests.RequestException:
             return False
         return reply.status_code == 200
+
+
+def bootstrap(client: hvac.Client, approle_dir: Path) -> AppRoleCredentials:
+    """Mounts, policy and AppRole for keyvault-svc, with a root token; idempotent.
+
+    Used by the launcher and by docker-compose's init job (docker/compose_init.py).
+    """
+    mounts = client.sys.list_mounted_secrets_engines()["data"]
+    if f"{KV_MOUNT}/" not in mounts:
+        client.sys.enable_secrets_engine("kv", path=KV_MOUNT, options={"version": "2"})
+    _retry_while_upgrading(
+        lambda: client.secrets.kv.v2.configure(mount_point=KV_MOUNT, cas_required=True, max_versions=20)
+    )
+    if f"{TRANSIT_MOUNT}/" not in mounts:
+        client.sys.enable_secrets_engine("transit", path=TRANSIT_MOUNT)
+    client.sys.create_or_update_policy(POLICY_NAME, KEYVAULT_POLICY)
+    if "approle/" not in client.sys.list_auth_methods()["data"]:
+        client.sys.enable_auth_method("approle")
+    client.auth.approle.create_or_update_approle(
+        APPROLE_NAME,
+        token_policies=[POLICY_NAME],
+        token_ttl="1h",
+        token_max_ttl="24h",
+        secret_id_ttl="0",
+    )
+    creds = AppRoleCredentials(approle_dir / "role-id", approle_dir / "secret-id")
+    role_id = client.auth.approle.read_role_id(APPROLE_NAME)["data"]["role_id"]
+    _write_private(creds.role_id_file, role_id)
+    if not creds.secret_id_file.exists():
+        secret_id = client.auth.approle.generate_secret_id(APPROLE_NAME)["data"]["secret_id"]
+        _write_private(creds.secret_id_file, secret_id)
+    return creds
 
 
 def _retry_while_upgrading(call: Callable[[], object], timeout: float = 15.0) -> None:
