@@ -12,14 +12,24 @@ reflection are open to any certificate the CA issued.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from keyrelay.common.context import REQUEST_ID_HEADER, new_request_id, request_id_var
+from keyrelay.common.context import (
+    ACTOR_HEADER,
+    REQUEST_ID_HEADER,
+    TENANT_HEADER,
+    Actor,
+    actor_var,
+    caller_var,
+    new_request_id,
+    request_id_var,
+    tenant_id_var,
+)
 from keyrelay.common.errors import (
     ERROR_TYPE_METADATA,
     RETRY_AFTER_METADATA,
@@ -59,9 +69,13 @@ def secure_channel(address: str, tls_dir: Path, identity: str) -> grpc.aio.Chann
 
 
 def call_metadata(extra: Iterable[tuple[str, str]] = ()) -> tuple[tuple[str, str], ...]:
-    """Metadata for an outgoing call: the current request id travels with it."""
-    request_id = request_id_var.get() or new_request_id()
-    return ((REQUEST_ID_HEADER, request_id), *extra)
+    """Metadata for an outgoing call: request id, tenant and actor travel with it."""
+    metadata = [(REQUEST_ID_HEADER, request_id_var.get() or new_request_id())]
+    if (tenant := tenant_id_var.get()) is not None:
+        metadata.append((TENANT_HEADER, tenant))
+    if (actor := actor_var.get()) is not None:
+        metadata.append((ACTOR_HEADER, actor.header()))
+    return (*metadata, *extra)
 
 
 def peer_identity(context: grpc.aio.ServicerContext) -> str | None:
@@ -69,12 +83,20 @@ def peer_identity(context: grpc.aio.ServicerContext) -> str | None:
     return names[0].decode() if names else None
 
 
-class KeyrelayInterceptor(grpc.aio.ServerInterceptor):
-    """Allow-list check, request-id context and error mapping for every RPC."""
+OnDenied = Callable[[str, "str | None", PermissionDenied], Awaitable[None]]
 
-    def __init__(self, allow: Mapping[str, Iterable[str]]) -> None:
+
+class KeyrelayInterceptor(grpc.aio.ServerInterceptor):
+    """Allow-list check, request context and error mapping for every RPC.
+
+    `on_denied(method, identity, error)` runs when the allow-list refuses a caller, so a
+    service can audit refusals that never reach its servicer.
+    """
+
+    def __init__(self, allow: Mapping[str, Iterable[str]], on_denied: OnDenied | None = None) -> None:
         self._allow = {method: frozenset(ids) for method, ids in allow.items()}
         self._default = self._allow.get("*", frozenset())
+        self._on_denied = on_denied
 
     def allowed(self, method: str, identity: str | None) -> bool:
         if method.startswith(ALWAYS_ALLOWED_PREFIXES):
@@ -91,34 +113,40 @@ class KeyrelayInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return None
         method = details.method
-        request_id = dict(details.invocation_metadata or ()).get(REQUEST_ID_HEADER)
+        metadata = dict(details.invocation_metadata or ())
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(method, request_id, handler.unary_unary),
+                self._wrap_unary(method, metadata, handler.unary_unary),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(method, request_id, handler.unary_stream),
+                self._wrap_stream(method, metadata, handler.unary_stream),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         return handler  # client/bidi streaming: not used by keyrelay's contract
 
-    async def _enter(self, method: str, request_id: str | None, context: Any) -> None:
-        request_id_var.set(request_id or new_request_id())
+    async def _enter(self, method: str, metadata: Mapping[str, Any], context: Any) -> None:
+        request_id_var.set(str(metadata.get(REQUEST_ID_HEADER) or new_request_id())[:128])
+        tenant_id_var.set(metadata.get(TENANT_HEADER))
         identity = peer_identity(context)
+        caller_var.set(identity)
+        actor_var.set(Actor.parse(metadata.get(ACTOR_HEADER)) or Actor("service", identity or "unknown"))
         if not self.allowed(method, identity):
-            raise PermissionDenied(
+            denied = PermissionDenied(
                 f"caller '{identity or 'unknown'}' may not call {method}; "
                 "ask the platform operator to allow this service identity"
             )
+            if self._on_denied is not None:
+                await self._on_denied(method, identity, denied)
+            raise denied
 
-    def _wrap_unary(self, method: str, request_id: str | None, behavior: Any) -> Any:
+    def _wrap_unary(self, method: str, metadata: Mapping[str, Any], behavior: Any) -> Any:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                await self._enter(method, request_id, context)
+                await self._enter(method, metadata, context)
                 return await behavior(request, context)
             except KeyrelayError as err:
                 await _abort(context, err)
@@ -130,10 +158,10 @@ class KeyrelayInterceptor(grpc.aio.ServerInterceptor):
 
         return call
 
-    def _wrap_stream(self, method: str, request_id: str | None, behavior: Any) -> Any:
+    def _wrap_stream(self, method: str, metadata: Mapping[str, Any], behavior: Any) -> Any:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                await self._enter(method, request_id, context)
+                await self._enter(method, metadata, context)
                 async for item in behavior(request, context):
                     yield item
             except KeyrelayError as err:
@@ -163,6 +191,7 @@ def build_server(
     allow: Mapping[str, Iterable[str]],
     service_names: Iterable[str],
     register: Callable[[grpc.aio.Server], None],
+    on_denied: OnDenied | None = None,
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
     """Create (not start) a server with mTLS, the interceptor, health and reflection.
 
@@ -171,7 +200,7 @@ def build_server(
     """
     # No SO_REUSEPORT: a second process on the same port must fail, not share it silently.
     options = [*_CHANNEL_OPTIONS, ("grpc.so_reuseport", 0)]
-    server = grpc.aio.server(interceptors=[KeyrelayInterceptor(allow)], options=options)
+    server = grpc.aio.server(interceptors=[KeyrelayInterceptor(allow, on_denied)], options=options)
     register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

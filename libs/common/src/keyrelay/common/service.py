@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 import grpc
 from keyrelay.common.lifecycle import Check, health_loop, wait_for_shutdown
-from keyrelay.common.rpc import build_server
+from keyrelay.common.rpc import OnDenied, build_server
 from keyrelay.common.settings import KeyrelaySettings
 
 
@@ -23,6 +23,7 @@ async def run_grpc_service(
     register: Callable[[grpc.aio.Server], None],
     checks: dict[str, Check],
     on_shutdown: Iterable[Callable[[], Awaitable[None]]] = (),
+    on_denied: OnDenied | None = None,
 ) -> None:
     server, health, _ = build_server(
         tls_dir=settings.tls_path,
@@ -31,6 +32,7 @@ async def run_grpc_service(
         allow=allow,
         service_names=[service_name],
         register=register,
+        on_denied=on_denied,
     )
     await server.start()
     monitor = asyncio.create_task(health_loop(health, [service_name], checks))
