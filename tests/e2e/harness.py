@@ -8,6 +8,7 @@ launcher wrote.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -116,6 +117,32 @@ class RunningStack:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise
+
+    def service_env(self, **overrides: str) -> dict[str, str]:
+        """The environment the launcher gives its services, for starting extra replicas."""
+        approle = self.data_dir / "bao" / "approle"
+        env = {
+            **os.environ,
+            "KEYRELAY_DATA_DIR": str(self.data_dir),
+            "KEYRELAY_TLS_DIR": str(self.tls_dir),
+            "KEYRELAY_VAULT_ADDR": self.vault_addr,
+            "KEYRELAY_VAULT_CACERT": str(self.tls_dir / "ca.pem"),
+            "KEYRELAY_NATS_URL": self.nats_url,
+            "KEYRELAY_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{self.infra_base_port + 3}/keyrelay",
+            "KEYRELAY_KEYVAULT_ROLE_ID_FILE": str(approle / "role-id"),
+            "KEYRELAY_KEYVAULT_SECRET_ID_FILE": str(approle / "secret-id"),
+            **{f"KEYRELAY_{s.upper()}_ADDR": self.grpc_addr(s) for s in ("keyvault", "router", "rag")},
+        }
+        env.update(overrides)
+        return env
+
+    @property
+    def nats_url(self) -> str:
+        return f"nats://127.0.0.1:{self.infra_base_port + 2}"
+
+    def vault_init(self) -> dict[str, object]:
+        """Unseal key and root token, as the launcher keeps them (tests seal and unseal)."""
+        return json.loads((self.data_dir / "bao" / "init.json").read_text())  # type: ignore[no-any-return]
 
     def output(self) -> str:
         path = self.data_dir / "launcher.out"

@@ -18,6 +18,9 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+
 from keyrelay.common.events import CloudEvent, audit_event, usage_event
 from keyrelay.common.nats_helpers import (
     AUDIT_STREAM,
@@ -29,8 +32,6 @@ from keyrelay.common.nats_helpers import (
     ensure_streams,
 )
 from keyrelay.common.testing.nats_server import NatsServer
-from nats.aio.client import Client as NATS
-from nats.js import JetStreamContext
 
 pytestmark = pytest.mark.timeout(30)
 

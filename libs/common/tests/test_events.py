@@ -7,6 +7,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg, StorageType
+
 from keyrelay.common.events import (
     PLATFORM_TENANT,
     CloudEvent,
@@ -23,9 +27,6 @@ from keyrelay.common.nats_helpers import (
     ensure_streams,
 )
 from keyrelay.common.testing.nats_server import NatsServer
-from nats.aio.client import Client as NATS
-from nats.js import JetStreamContext
-from nats.js.api import RawStreamMsg, StorageType
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -6,6 +6,7 @@ import json
 import logging
 
 import pytest
+
 from keyrelay.common.context import request_id_var
 from keyrelay.common.logging import JsonFormatter, RedactingFilter, redact, register_secret
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from keyrelay.common import protogen
 from keyrelay.v1 import keyvault_pb2, rag_pb2, router_pb2
 

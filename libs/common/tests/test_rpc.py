@@ -7,6 +7,7 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from keyrelay.common import errors
 from keyrelay.common.context import Actor, actor_var, caller_var, request_id_var, tenant_id_var
 from keyrelay.common.rpc import build_server, call_metadata, secure_channel, set_serving

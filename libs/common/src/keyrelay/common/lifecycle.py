@@ -9,6 +9,7 @@ import signal
 from collections.abc import Awaitable, Callable, Iterable
 
 from grpc_health.v1 import health
+
 from keyrelay.common.errors import KeyrelayError
 from keyrelay.common.rpc import set_serving
 

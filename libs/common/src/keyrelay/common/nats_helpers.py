@@ -43,10 +43,11 @@ from typing import Any, Protocol
 
 import nats.errors
 import nats.js.errors
-from keyrelay.common.events import AUDIT_SUBJECT_PREFIX, USAGE_SUBJECT_PREFIX, CloudEvent
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+
+from keyrelay.common.events import AUDIT_SUBJECT_PREFIX, USAGE_SUBJECT_PREFIX, CloudEvent
 
 logger = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
 from keyrelay.common.context import (
     ACTOR_HEADER,
     REQUEST_ID_HEADER,

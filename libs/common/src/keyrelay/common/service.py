@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 import grpc
+
 from keyrelay.common.lifecycle import Check, health_loop, wait_for_shutdown
 from keyrelay.common.rpc import OnDenied, build_server
 from keyrelay.common.settings import KeyrelaySettings

@@ -72,9 +72,12 @@ class KeyrelaySettings(BaseSettings):
     def tls_path(self) -> Path:
         return self.tls_dir or self.data_dir / "tls"
 
-    @property
-    def spool_dir(self) -> Path:
-        return self.data_dir / "spool"
+    # Distinguishes replicas of one service on a machine (each keeps its own event spool).
+    replica_id: str = "0"
+
+    def spool_dir(self, service: str) -> Path:
+        """This replica's event spool: stable across restarts, so nothing spooled is orphaned."""
+        return self.data_dir / "spool" / f"{service}-{self.replica_id}"
 
     @classmethod
     def settings_customise_sources(

@@ -18,6 +18,12 @@ class KeyvaultSettings(KeyrelaySettings):
     keyvault_kv_mount: str = "keyrelay"
     keyvault_transit_mount: str = "transit"
     vault_cacert: Path | None = None
+    # ResolveKey / VerifyAccessKey cache; invalidated across replicas on every change.
+    keyvault_cache_ttl_seconds: float = 30.0
+    # Who may read platform secrets, by name prefix (JSON in the environment), e.g.
+    # {"services/crm/": ["crm"]}. Provider keys ("providers/") are readable by no caller:
+    # only ResolveKey uses them, inside keyvault-svc.
+    keyvault_secret_readers: dict[str, list[str]] = {}
 
     def approle(self) -> tuple[str, str] | None:
         role_id = self.keyvault_role_id or _read(self.keyvault_role_id_file)

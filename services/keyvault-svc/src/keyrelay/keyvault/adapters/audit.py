@@ -1,0 +1,85 @@
+"""Audit events of keyvault-svc: one CloudEvent per operation, allowed or not.
+
+Key management operations wait until their event is published or spooled and are refused
+when it can be neither (fail closed, like Vault without a working audit device).
+ResolveKey, the hot path, hands its event to the publisher without waiting; if the
+publisher could not record the previous one, the next ResolveKey is refused (see
+docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from keyrelay.common.context import actor_var, caller_var, request_id_var
+from keyrelay.common.errors import Unavailable
+from keyrelay.common.events import PLATFORM_TENANT, Outcome, audit_event
+from keyrelay.common.nats_helpers import EventNotRecorded, EventPublisher
+from keyrelay.keyvault.domain.ids import ID_PATTERN
+
+log = logging.getLogger(__name__)
+SOURCE = "keyvault-svc"
+_REFUSED = (
+    "the audit trail cannot record this operation (NATS is unreachable and the local event "
+    "spool is unusable), so it was refused; check NATS and the spool directory"
+)
+
+
+class Auditor:
+    def __init__(self, publisher: EventPublisher) -> None:
+        self._publisher = publisher
+        self._pending: set[asyncio.Task[None]] = set()
+        self._broken = False
+
+    def _event(self, action: str, tenant_id: str, resource: dict[str, Any], outcome: Outcome, reason: str):  # noqa: ANN202
+        actor = actor_var.get()
+        safe_tenant = tenant_id if ID_PATTERN.fullmatch(tenant_id or "") else PLATFORM_TENANT
+        if safe_tenant != tenant_id:
+            resource = {**resource, "claimed_tenant_id": (tenant_id or "")[:64]}
+        return audit_event(
+            SOURCE,
+            safe_tenant,
+            action,
+            actor={**(actor.as_dict() if actor else {}), "via": caller_var.get()},
+            resource=resource,
+            outcome=outcome,
+            reason=reason or None,
+            request_id=request_id_var.get(),
+        )
+
+    async def record(
+        self,
+        action: str,
+        tenant_id: str,
+        resource: dict[str, Any],
+        outcome: Outcome = "success",
+        reason: str = "",
+    ) -> None:
+        """Publish or spool the event; raise Unavailable (operation refused) when neither works."""
+        try:
+            await self._publisher.publish(self._event(action, tenant_id, resource, outcome, reason))
+        except EventNotRecorded as exc:
+            raise Unavailable(_REFUSED) from exc
+
+    def record_soon(self, action: str, tenant_id: str, resource: dict[str, Any]) -> None:
+        """For the hot path: record in the background; refuse the next call if this one failed."""
+        if self._broken:
+            self._broken = False  # let the next call try again after refusing this one
+            raise Unavailable(_REFUSED)
+        event = self._event(action, tenant_id, resource, "success", "")
+        task = asyncio.create_task(self._publish_background(event))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _publish_background(self, event: Any) -> None:
+        try:
+            await self._publisher.publish(event)
+        except EventNotRecorded:
+            log.error("audit event %s could not be recorded", event.id)
+            self._broken = True
+
+    async def drain(self) -> None:
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
