@@ -253,6 +253,43 @@ async def test_unwritable_spool_while_nats_is_down_raises_event_not_recorded(
         assert publisher.spooled_count() == 0
 
 
+async def test_submitted_events_are_published_in_batches_or_spooled_and_never_lost(
+    nats_server: NatsServer, nc: NATS, tmp_path: Path
+) -> None:
+    async with EventPublisher(nc, tmp_path / "spool", replay_interval=0.1, streams=()) as publisher:
+        first = [key_event(n) for n in range(200)]
+        for event in first:
+            publisher.submit(event)  # returns at once
+        assert await publisher.flush(timeout=10)
+
+        nats_server.stop()
+        await until(lambda: not nc.is_connected)
+        second = [key_event(n) for n in range(200, 220)]
+        for event in second:
+            publisher.submit(event)
+        await until(lambda: publisher.spooled_count() == 20)
+
+        nats_server.start()
+        assert await publisher.flush(timeout=10)
+    stored = await stored_ids(nc.jetstream(), AUDIT_STREAM)
+    assert sorted(stored) == sorted(e.id for e in first + second)
+    assert stored[-20:] == [e.id for e in second], "spooled events are replayed in order"
+
+
+async def test_submit_fails_closed_when_events_can_be_neither_published_nor_spooled(
+    nats_server: NatsServer, nc: NATS, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    async with EventPublisher(nc, blocker / "spool") as publisher:
+        nats_server.stop()
+        await until(lambda: not nc.is_connected)
+        publisher.submit(key_event(0))
+        await until(lambda: publisher._submit_failed)
+        with pytest.raises(EventNotRecorded):
+            publisher.submit(key_event(1))
+
+
 async def test_two_publishers_cannot_share_a_spool(nc: NATS, tmp_path: Path) -> None:
     async with EventPublisher(nc, tmp_path / "spool"):
         with pytest.raises(RuntimeError, match="in use"):

@@ -47,9 +47,7 @@ def test_namespace_packages_have_no_init() -> None:
     assert not (COMMITTED / "__init__.py").exists()
 
 
-@pytest.mark.parametrize(
-    ("module", "service"), list(REQUIRED_RPCS), ids=[name for _, name in REQUIRED_RPCS]
-)
+@pytest.mark.parametrize(("module", "service"), list(REQUIRED_RPCS), ids=[name for _, name in REQUIRED_RPCS])
 def test_service_has_required_rpcs(module: object, service: str) -> None:
     descriptor = module.DESCRIPTOR.services_by_name[service]  # type: ignore[attr-defined]
     methods = {m.name: m for m in descriptor.methods}

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from keyrelay.launcher.process import LaunchError, ManagedProcess
 
+from keyrelay.launcher.process import LaunchError, ManagedProcess
 from tests.e2e.harness import free_port_block
 
 

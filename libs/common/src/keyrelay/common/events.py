@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -95,7 +95,18 @@ class CloudEvent:
 
     def to_json(self) -> bytes:
         """Compact UTF-8 JSON on one line (the spool relies on there being no newline)."""
-        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+        envelope = {
+            "specversion": self.specversion,
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+            "time": self.time,
+            "subject": self.subject,
+            "tenantid": self.tenantid,
+            "datacontenttype": self.datacontenttype,
+            "data": self.data,
+        }  # built by hand: dataclasses.asdict deep-copies and costs ~4x more on the hot path
+        return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> CloudEvent:

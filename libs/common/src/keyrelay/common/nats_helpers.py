@@ -384,6 +384,12 @@ class EventPublisher:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._connect_failures = 0
+        self._queued: list[CloudEvent] = []  # submit(): events waiting for the next flush
+        self._flushing: asyncio.Task[None] | None = None
+        self._submit_failed = False
+        self._acks_sub: tuple[NATS, str] | None = None  # (connection, reply prefix)
+        self._batches: dict[str, list[Any]] = {}  # batch id -> [acks missing, all ok, future]
+        self._batch_seq = 0
 
     async def start(self) -> None:
         """Open the spool (replaying what a previous process left) and start the replay task.
@@ -404,9 +410,11 @@ class EventPublisher:
         self._task = asyncio.create_task(self._run(), name="keyrelay-event-replay")
 
     async def close(self) -> None:
-        """Stop the replay task; spooled events stay on disk for the next start."""
+        """Record what submit() queued, stop the replay task; spooled events stay on disk."""
         if self._closed:
             return
+        while self._flushing is not None and not self._flushing.done():
+            await asyncio.wait([self._flushing])
         self._closed = True
         self._wake.set()
         # Cancel more than once, and the loop checks _closed too: on Python 3.11,
@@ -432,10 +440,13 @@ class EventPublisher:
         return self._count
 
     async def flush(self, timeout: float) -> bool:  # noqa: ASYNC109 - a deadline is the API
-        """Wait until the spool is empty; ``False`` if it is not after ``timeout`` seconds."""
-        self._wake.set()
+        """Wait until everything submitted or spooled is in JetStream; ``False`` if it is not
+        after ``timeout`` seconds."""
         try:
             async with asyncio.timeout(timeout):
+                while self._flushing is not None and not self._flushing.done():
+                    await asyncio.wait([self._flushing])
+                self._wake.set()
                 await self._empty.wait()
         except TimeoutError:
             return False
@@ -461,6 +472,87 @@ class EventPublisher:
                 logger.warning("event %s spooled, JetStream publish failed: %r", event.id, exc)
         # Shielded so that a cancelled caller cannot leave a written event uncounted.
         await asyncio.shield(self._append(payload))
+
+    def submit(self, event: CloudEvent) -> None:
+        """Hot-path publishing: queue the event and return at once.
+
+        Queued events are published together on the next loop iteration with pipelined
+        PubAcks (one round trip for the batch instead of one per event); any that are not
+        acknowledged go to the spool, in order. The cost of not waiting: a crash can lose
+        the events of the last few milliseconds. If a flush could neither publish nor spool,
+        the next submit raises ``EventNotRecorded`` (fail closed) and the one after tries
+        again.
+        """
+        if self._task is None or self._closed:
+            raise RuntimeError("EventPublisher is not started, or closed")
+        if self._submit_failed:
+            self._submit_failed = False
+            raise EventNotRecorded("recent events could be neither published nor spooled")
+        if not _SUBJECT_RE.fullmatch(event.subject):
+            raise ValueError(f"invalid NATS subject {event.subject!r}")
+        self._queued.append(event)
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush_queued(), name="keyrelay-event-flush")
+
+    async def _flush_queued(self) -> None:
+        await asyncio.sleep(0.001)  # let a burst of submits join this batch
+        while self._queued:
+            batch, self._queued = self._queued, []
+            recorded = False
+            if self._count == 0 and self._connected():
+                recorded = await self._publish_batch(batch)
+            if recorded:
+                continue
+            # Spool the whole batch: what JetStream did store is deduplicated on replay.
+            for event in batch:
+                try:
+                    await asyncio.shield(self._append(event.to_json()))
+                except EventNotRecorded:
+                    logger.error("event %s could be neither published nor spooled", event.id)
+                    self._submit_failed = True
+
+    async def _publish_batch(self, batch: list[CloudEvent]) -> bool:
+        """Publish without waiting between messages; True once JetStream acknowledged all.
+
+        The PubAcks of a batch come back to one reply subject; a wildcard subscription per
+        connection counts them. Far cheaper than a request (inbox, future, timer) per event.
+        """
+        nc = self._nc
+        assert nc is not None
+        if self._acks_sub is None or self._acks_sub[0] is not nc:
+            prefix = nc.new_inbox()
+            await nc.subscribe(f"{prefix}.*", cb=self._on_ack)
+            self._acks_sub = (nc, prefix)
+        self._batch_seq += 1
+        batch_id = str(self._batch_seq)
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._batches[batch_id] = [len(batch), True, done]
+        try:
+            reply = f"{self._acks_sub[1]}.{batch_id}"
+            for event in batch:
+                await nc.publish(
+                    event.subject, event.to_json(), reply=reply, headers={_MSG_ID_HEADER: event.id}
+                )
+            return await asyncio.wait_for(done, self._ack_timeout)
+        except (*_PUBLISH_ERRORS, TimeoutError) as exc:
+            logger.warning("batch publish of %d event(s) failed, spooling: %r", len(batch), exc)
+            return False
+        finally:
+            self._batches.pop(batch_id, None)
+
+    async def _on_ack(self, msg: Any) -> None:
+        entry = self._batches.get(msg.subject.rsplit(".", 1)[1])
+        if entry is None:
+            return  # a batch that already timed out
+        try:
+            ack = json.loads(msg.data) if msg.data else {}
+        except ValueError:
+            ack = {}
+        if "error" in ack or "stream" not in ack:  # an error, or "no responders"
+            entry[1] = False
+        entry[0] -= 1
+        if entry[0] == 0 and not entry[2].done():
+            entry[2].set_result(entry[1])
 
     # -- internals
 

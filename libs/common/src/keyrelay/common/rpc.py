@@ -98,6 +98,7 @@ class KeyrelayInterceptor(grpc.aio.ServerInterceptor):
         self._allow = {method: frozenset(ids) for method, ids in allow.items()}
         self._default = self._allow.get("*", frozenset())
         self._on_denied = on_denied
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     def allowed(self, method: str, identity: str | None) -> bool:
         if method.startswith(ALWAYS_ALLOWED_PREFIXES):
@@ -110,26 +111,34 @@ class KeyrelayInterceptor(grpc.aio.ServerInterceptor):
         continuation: Callable[[grpc.HandlerCallDetails], Any],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
-        handler = await continuation(details)
-        if handler is None:
-            return None
+        # Wrapped handlers are built once per method; per-call data comes from the context.
         method = details.method
-        metadata = dict(details.invocation_metadata or ())
+        wrapped = self._wrapped.get(method)
+        if wrapped is None:
+            handler = await continuation(details)
+            if handler is None:
+                return None
+            wrapped = self._wrap(method, handler)
+            self._wrapped[method] = wrapped
+        return wrapped
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(method, metadata, handler.unary_unary),
+                self._wrap_unary(method, handler.unary_unary),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(method, metadata, handler.unary_stream),
+                self._wrap_stream(method, handler.unary_stream),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         return handler  # client/bidi streaming: not used by keyrelay's contract
 
-    async def _enter(self, method: str, metadata: Mapping[str, Any], context: Any) -> None:
+    async def _enter(self, method: str, context: Any) -> None:
+        metadata = dict(context.invocation_metadata() or ())
         request_id_var.set(str(metadata.get(REQUEST_ID_HEADER) or new_request_id())[:128])
         tenant_id_var.set(metadata.get(TENANT_HEADER))
         identity = peer_identity(context)
@@ -144,10 +153,10 @@ class KeyrelayInterceptor(grpc.aio.ServerInterceptor):
                 await self._on_denied(method, identity, denied)
             raise denied
 
-    def _wrap_unary(self, method: str, metadata: Mapping[str, Any], behavior: Any) -> Any:
+    def _wrap_unary(self, method: str, behavior: Any) -> Any:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                await self._enter(method, metadata, context)
+                await self._enter(method, context)
                 return await behavior(request, context)
             except KeyrelayError as err:
                 await _abort(context, err)
@@ -159,10 +168,10 @@ class KeyrelayInterceptor(grpc.aio.ServerInterceptor):
 
         return call
 
-    def _wrap_stream(self, method: str, metadata: Mapping[str, Any], behavior: Any) -> Any:
+    def _wrap_stream(self, method: str, behavior: Any) -> Any:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                await self._enter(method, metadata, context)
+                await self._enter(method, context)
                 async for item in behavior(request, context):
                     yield item
             except KeyrelayError as err:

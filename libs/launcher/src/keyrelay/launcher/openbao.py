@@ -22,6 +22,7 @@ from pathlib import Path
 
 import hvac
 import requests
+
 from keyrelay.launcher.process import LaunchError, ManagedProcess
 
 KV_MOUNT = "keyrelay"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
 from keyrelay.common.tls import ensure_certificates
 from keyrelay.launcher.nats import EmbeddedNats
 from keyrelay.launcher.openbao import AppRoleCredentials, EmbeddedOpenBao

@@ -15,6 +15,7 @@ from functools import partial
 
 from keyrelay.common.context import tenant_id_var
 from keyrelay.common.errors import KeyrelayError, PermissionDenied, Unavailable
+from keyrelay.common.lifecycle import run
 from keyrelay.common.logging import configure_logging
 from keyrelay.common.nats_helpers import EventPublisher, connect, drain
 from keyrelay.common.rpc import secure_channel
@@ -114,7 +115,7 @@ async def serve(settings: KeyvaultSettings) -> None:
 def main() -> None:
     settings = KeyvaultSettings()
     configure_logging("keyvault", settings.log_level, settings.log_json)
-    asyncio.run(serve(settings))
+    run(serve(settings))
 
 
 if __name__ == "__main__":

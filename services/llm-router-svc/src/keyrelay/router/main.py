@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 
 from keyrelay.common.db import check_database, create_engine
+from keyrelay.common.lifecycle import run
 from keyrelay.common.logging import configure_logging
 from keyrelay.common.service import run_grpc_service
 from keyrelay.router.adapters.grpc_api import ALLOW, SERVICE_NAME, RouterService
@@ -31,7 +31,7 @@ async def serve(settings: RouterSettings) -> None:
 def main() -> None:
     settings = RouterSettings()
     configure_logging("router", settings.log_level, settings.log_json)
-    asyncio.run(serve(settings))
+    run(serve(settings))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+
 from keyrelay.common.context import REQUEST_ID_HEADER, new_request_id, request_id_var
 from keyrelay.common.http_errors import install_error_handlers
 from keyrelay.portal.adapters.clients import Clients

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uvicorn
+
 from keyrelay.common.logging import configure_logging
 from keyrelay.portal.app import create_app
 from keyrelay.portal.config import PortalSettings
@@ -18,6 +19,7 @@ def main() -> None:
         log_config=None,
         access_log=False,
         lifespan="on",
+        loop="uvloop",
     )
 
 

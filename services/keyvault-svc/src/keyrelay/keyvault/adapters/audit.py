@@ -2,14 +2,13 @@
 
 Key management operations wait until their event is published or spooled and are refused
 when it can be neither (fail closed, like Vault without a working audit device).
-ResolveKey, the hot path, hands its event to the publisher without waiting; if the
-publisher could not record the previous one, the next ResolveKey is refused (see
-docs/decisions.md).
+ResolveKey and VerifyAccessKey, the hot paths, hand their event to the publisher without
+waiting (it publishes them in batches); if it could record nothing recently, the next call
+is refused (see docs/decisions.md).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -30,8 +29,6 @@ _REFUSED = (
 class Auditor:
     def __init__(self, publisher: EventPublisher) -> None:
         self._publisher = publisher
-        self._pending: set[asyncio.Task[None]] = set()
-        self._broken = False
 
     def _event(self, action: str, tenant_id: str, resource: dict[str, Any], outcome: Outcome, reason: str):  # noqa: ANN202
         actor = actor_var.get()
@@ -64,22 +61,13 @@ class Auditor:
             raise Unavailable(_REFUSED) from exc
 
     def record_soon(self, action: str, tenant_id: str, resource: dict[str, Any]) -> None:
-        """For the hot path: record in the background; refuse the next call if this one failed."""
-        if self._broken:
-            self._broken = False  # let the next call try again after refusing this one
-            raise Unavailable(_REFUSED)
-        event = self._event(action, tenant_id, resource, "success", "")
-        task = asyncio.create_task(self._publish_background(event))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
-    async def _publish_background(self, event: Any) -> None:
+        """For the hot path: queue the event (published in batches); if the publisher could
+        record nothing recently, refuse this call instead (fail closed)."""
         try:
-            await self._publisher.publish(event)
-        except EventNotRecorded:
-            log.error("audit event %s could not be recorded", event.id)
-            self._broken = True
+            self._publisher.submit(self._event(action, tenant_id, resource, "success", ""))
+        except EventNotRecorded as exc:
+            raise Unavailable(_REFUSED) from exc
 
     async def drain(self) -> None:
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
+        """Wait (a few seconds at most) until queued events are recorded; for shutdown."""
+        await self._publisher.flush(5.0)

@@ -298,16 +298,18 @@ def _parse_field(raw: Any, where: str) -> KeyFieldSpec:
         if not isinstance(pattern, str) or not (pattern.startswith("^") and pattern.endswith("$")):
             raise ValueError(f"{here}: pattern must be anchored as ^...$")
         _compile(pattern, here)
-    flags = {k: raw.get(k, default) for k, default in (("required", True), ("secret", True))}
-    flags["allow_whitespace"] = raw.get("allow_whitespace", False)
-    if not all(isinstance(v, bool) for v in flags.values()):
+    required, secret = raw.get("required", True), raw.get("secret", True)
+    allow_whitespace = raw.get("allow_whitespace", False)
+    if not all(isinstance(flag, bool) for flag in (required, secret, allow_whitespace)):
         raise ValueError(f"{here}: required, secret and allow_whitespace must be true or false")
     return KeyFieldSpec(
         name=name,
         description=str(raw.get("description", "")),
         pattern=pattern,
         min_length=_positive_int(raw.get("min_length", 1), here, "min_length"),
-        **flags,
+        required=required,
+        secret=secret,
+        allow_whitespace=allow_whitespace,
     )
 
 

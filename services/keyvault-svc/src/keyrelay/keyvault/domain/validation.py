@@ -42,13 +42,14 @@ _PLACEHOLDER_WORDS = frozenset(
     }
 )  # fmt: skip
 _PLACEHOLDER_MARKERS = re.compile(
-    r"your[-_ ]?[a-z_-]*(key|token|secret|id|password)"  # your-api-key, YOUR_TOKEN_HERE
+    r"your[-_ ][a-z_ -]*(key|token|secret|password|id)|yourapikey"  # your-api-key, YOUR_TOKEN
     r"|change[-_ ]?me|replace[-_ ]?(me|this|with)|placeholder|insert[-_ ]|redacted"
     r"|<[a-z0-9 _-]{2,}>|\{\{|\$\{[a-z_]"  # <your key>, {{key}}, ${API_KEY}
     r"|x{5,}|\*{3,}|\.\.\.|\u2026"  # sk-xxxxx, a masked value pasted back
     r"|123456789|abcdefgh"
 )
 _LITERAL_RUN = re.compile(r"(?:[^.^$*+?{}\[\]\\|()]|\\\W)+")  # literals and escaped punctuation
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _TAG_PREFERENCE = ("PCI-DSS", "HIPAA", "SOC2", "RBI", "GDPR")
 
 
@@ -156,9 +157,11 @@ def validate(
     present = {name: value for name, value in fields.items() if value}
 
     for name in sorted(set(present) - {f.name for f in spec.fields}):
+        # Echo only names that look like field names: a pasted key must not come back here.
+        shown = f"'{name}'" if _FIELD_NAME.fullmatch(name) else "A field with an invalid name"
         issues.append(
-            f"'{name}' is not a field of {spec.name}; it would be ignored. "
-            f"Use {_names(f.name for f in spec.fields)}."
+            f"{shown} is not a field of {spec.name} and would be ignored; "
+            f"use {_names(f.name for f in spec.fields)}."
         )
     if key_type not in spec.key_types:
         issues.append(
@@ -212,9 +215,11 @@ def strength_score(
 ) -> int:
     """A 0-100 score; each term only grows with a better key and each issue only lowers it.
 
-    - length, up to 30: 30 x len / target, target = max(2 x min_length, 32), capped at 30;
-    - entropy, up to 40: 40 x bits-per-char / 4.5, capped (random base62 reaches it, hex
-      gets about 34);
+    - estimated strength, up to 40: length x bits-per-char, full at 128 bits (an upper
+      bound on the key's real entropy, so generous, but it ranks keys the right way);
+    - entropy per character, up to 20: full at 4.5 bits (random base62 is about 5.0, random
+      hex about 3.8), so an evenly spread key beats a long repetitive one;
+    - length against the service's minimum, up to 10: full at min_length;
     - character classes, up to 15: 5 per class among lower, upper, digit, other, capped;
     - format, up to 15: 15 if the documented pattern matched, 7 when the service documents
       none (no evidence either way), 0 when it did not match;
@@ -222,15 +227,16 @@ def strength_score(
     """
     if not value:
         return 0
-    target = max(2 * min_length, 32)
-    length_points = 30 * min(len(value) / target, 1.0)
-    entropy_points = 40 * min(shannon_entropy(value) / 4.5, 1.0)
+    entropy = shannon_entropy(value)
+    bits_points = 40 * min(len(value) * entropy / 128, 1.0)
+    entropy_points = 20 * min(entropy / 4.5, 1.0)
+    length_points = 10 * min(len(value) / max(min_length, 1), 1.0)
     classes = [str.islower, str.isupper, str.isdigit]
     class_count = sum(any(test(c) for c in value) for test in classes)
     class_count += any(not c.isalnum() for c in value)
     class_points = min(5 * class_count, 15)
     format_points = 15 if pattern_matched else (0 if pattern else 7)
-    score = length_points + entropy_points + class_points + format_points
+    score = bits_points + entropy_points + length_points + class_points + format_points
     score -= 25 * blocking_issues + 10 * other_issues
     return max(0, min(100, round(score)))
 
@@ -267,8 +273,8 @@ def _check_field(
         )
     if len(value) < field.min_length:
         blocking.append(
-            f"{field.name} is shorter than the {field.min_length} characters {spec.name} issues; "
-            "it was probably truncated when copied."
+            f"{field.name} is shorter than {field.min_length} characters, the minimum for "
+            f"{spec.name} {field.name}; check that it was not truncated when copied."
         )
     if field.secret and len(value) >= ENTROPY_MIN_LENGTH and shannon_entropy(value) < LOW_ENTROPY_BITS:
         issues.append(
@@ -309,89 +315,73 @@ def _compliance(
     expires_at: datetime | None,
     recommendations: list[str],
 ) -> tuple[ComplianceCheck, ...]:
-    """The compliance rules that apply to this service and call; failures add advice."""
+    """The compliance rules that apply to this service and call; each failure adds advice.
+
+    A rule that applies is always reported, passed or not, so a stored result shows what
+    was checked. Tags name the framework the rule serves for this service (PCI-DSS first
+    for payments; SOC2 for rotation, a change-management control).
+    """
     tag = next((t for t in _TAG_PREFERENCE if t in spec.compliance_tags), "")
     checks: list[ComplianceCheck] = []
+
+    def add(name: str, failure: str, success: str, advice: str, rule_tag: str = tag) -> None:
+        checks.append(ComplianceCheck(name, not failure, failure or success, rule_tag))
+        if failure:
+            recommendations.append(advice)
 
     def matching(patterns: tuple[str, ...]) -> list[str]:
         return [n for n, v in present.items() if any(re.match(p, v) for p in patterns)]
 
+    shown_type = key_type[:64]
     if spec.test_key_patterns:
         test_fields = matching(spec.test_key_patterns) if key_type == PRODUCTION else []
-        checks.append(
-            ComplianceCheck(
-                name="test_key_as_production",
-                passed=not test_fields,
-                message=(
-                    f"{_names(test_fields)} {'is a test-mode value' if len(test_fields) == 1 else 'are test-mode values'}"
-                    f" stored as a production {spec.name} key: production traffic would not be processed."
-                    if test_fields
-                    else "No test-mode value is stored as production."
-                ),
-                tag=tag,
-            )
+        add(
+            "test_key_as_production",
+            f"{_subject(test_fields, 'is a test-mode value', 'are test-mode values')} stored as a "
+            f"production {spec.name} key: production traffic would not be processed."
+            if test_fields
+            else "",
+            "No test-mode value is stored as production.",
+            f"Store the live {spec.name} key as production, or store this one with key_type test.",
         )
-        if test_fields:
-            recommendations.append(
-                f"Store the live {spec.name} key as production, or store this one with key_type test."
-            )
     if spec.live_key_patterns and key_type != PRODUCTION:
         live_fields = matching(spec.live_key_patterns)
-        checks.append(
-            ComplianceCheck(
-                name="production_key_in_test",
-                passed=not live_fields,
-                message=(
-                    f"{_names(live_fields)} {'is a live value' if len(live_fields) == 1 else 'are live values'}"
-                    f" stored as a {key_type[:64]} key: tests with it would move real money or data."
-                    if live_fields
-                    else f"No live value is stored as {key_type[:64]}."
-                ),
-                tag=tag,
-            )
+        add(
+            "production_key_in_test",
+            f"{_subject(live_fields, 'is a live value', 'are live values')} stored as a {shown_type} "
+            "key: tests with it would act on real money or data."
+            if live_fields
+            else "",
+            f"No live value is stored as {shown_type}.",
+            f"Use {spec.name} test-mode keys outside production; keep live keys under production.",
         )
-        if live_fields:
-            recommendations.append(
-                f"Use {spec.name} test-mode keys outside production; keep live keys under key_type production."
-            )
     if created_at is not None:
         age_days = (now - created_at).days
-        overdue = age_days > spec.rotation_period_days
-        checks.append(
-            ComplianceCheck(
-                name="rotation_overdue",
-                passed=not overdue,
-                message=(
-                    f"The key is {age_days} days old; {spec.category} keys are rotated every "
-                    f"{spec.rotation_period_days} days."
-                ),
-                tag="SOC2" if "SOC2" in spec.compliance_tags else tag,
-            )
+        status = (
+            f"The key is {age_days} days old; {spec.category} keys are rotated every "
+            f"{spec.rotation_period_days} days."
         )
-        if overdue:
-            recommendations.append(
-                f"Rotate this {spec.name} key: issue a new one at {spec.name}, store it with RotateKey, "
-                "then revoke the old one at the provider."
-            )
+        add(
+            "rotation_overdue",
+            status if age_days > spec.rotation_period_days else "",
+            status,
+            f"Rotate this {spec.name} key: create a new one in {spec.name}, store it with RotateKey, "
+            "then revoke the old one there.",
+            "SOC2" if "SOC2" in spec.compliance_tags else tag,
+        )
     if spec.security_level is SecurityLevel.CRITICAL:
-        checks.append(
-            ComplianceCheck(
-                name="expiry_set",
-                passed=expires_at is not None,
-                message=(
-                    "An expiry date is set."
-                    if expires_at is not None
-                    else f"{spec.name} keys are critical and this one never expires."
-                ),
-                tag=tag,
-            )
+        add(
+            "expiry_set",
+            f"{spec.name} keys are critical and this one never expires." if expires_at is None else "",
+            "An expiry date is set.",
+            f"Set an expiry (expires_in_days) of at most {spec.rotation_period_days} days on critical "
+            f"{spec.name} keys, so a forgotten key stops working on its own.",
         )
-        if expires_at is None:
-            recommendations.append(
-                f"Set an expiry (expires_in_days) of at most {spec.rotation_period_days} days on critical "
-                f"{spec.name} keys, so a forgotten key stops working on its own."
-            )
     return tuple(checks)
+
+
+def _subject(names: list[str], singular: str, plural: str) -> str:
+    return f"{_names(names)} {singular if len(names) == 1 else plural}"
 
 
 def _names(names: Iterable[str]) -> str:

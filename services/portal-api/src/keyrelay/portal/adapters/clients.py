@@ -8,14 +8,15 @@ from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from nats.aio.client import Client as NATS
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from keyrelay.common.db import check_database, create_engine
 from keyrelay.common.errors import Unavailable
 from keyrelay.common.nats_helpers import connect, drain, ensure_streams
 from keyrelay.common.rpc import secure_channel
 from keyrelay.portal.config import PortalSettings
 from keyrelay.v1 import keyvault_pb2, keyvault_pb2_grpc, rag_pb2_grpc, router_pb2_grpc
-from nats.aio.client import Client as NATS
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+
 from keyrelay.common.lifecycle import run_checks
 from keyrelay.portal.deps import ClientsDep
 
