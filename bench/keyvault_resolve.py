@@ -6,7 +6,11 @@ Starts the real stack in a temporary data dir, stores a tenant key, and calls Re
 as llm-router-svc does (router certificate, gRPC aio, one channel). "Uncached" runs
 against a second keyvault-svc replica started with a cache TTL of 0, so every call reads
 KV and decrypts with Transit. Prints p50/p99 latency at concurrency 1 and calls/s at the
-given concurrency. The client shares the machine's cores with the server.
+given concurrency. The client shares the machine's cores with the server. "Uncached"
+means no plaintext cache (KEYRELAY_KEYVAULT_CACHE_TTL_SECONDS=0): each call decrypts with
+Transit; the entry's ciphertext comes from the record cache. "Floor" is a bare gRPC aio
+server over the same mTLS answering a fixed ResolveKeyResponse: the cost of Python gRPC
+itself on this machine, for calibration.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from keyrelay.common.rpc import secure_channel  # noqa: E402
+import grpc  # noqa: E402
+
+from keyrelay.common.rpc import secure_channel, server_credentials  # noqa: E402
 from keyrelay.launcher.process import ManagedProcess, port_accepts  # noqa: E402
 from keyrelay.v1 import keyvault_pb2, keyvault_pb2_grpc  # noqa: E402
 from tests.e2e.harness import RunningStack, free_port_block  # noqa: E402
@@ -36,7 +42,9 @@ META = (("x-keyrelay-tenant", TENANT),)
 
 async def store_key(stack: RunningStack) -> None:
     async with secure_channel(stack.grpc_addr("keyvault"), stack.tls_dir, "portal") as channel:
-        request = keyvault_pb2.PutKeyRequest(tenant_id=TENANT, service_id="openai", value="sk-" + secrets.token_hex(24))
+        request = keyvault_pb2.PutKeyRequest(
+            tenant_id=TENANT, service_id="openai", value="sk-" + secrets.token_hex(24)
+        )
         await keyvault_pb2_grpc.KeyVaultStub(channel).PutKey(request, metadata=META, timeout=10)
 
 
@@ -63,6 +71,22 @@ async def measure(address: str, tls_dir: Path, seconds: float, concurrency: int)
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return latencies, done / (time.perf_counter() - started)
+
+
+class _Fixed(keyvault_pb2_grpc.KeyVaultServicer):
+    async def ResolveKey(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+        return keyvault_pb2.ResolveKeyResponse(value="sk-" + "0" * 48, source=1, key_id="k_" + "0" * 24)
+
+
+async def measure_floor(tls_dir: Path, seconds: float, concurrency: int) -> tuple[list[float], float]:
+    server = grpc.aio.server()
+    keyvault_pb2_grpc.add_KeyVaultServicer_to_server(_Fixed(), server)
+    port = server.add_secure_port("127.0.0.1:0", server_credentials(tls_dir, "keyvault"))
+    await server.start()
+    try:
+        return await measure(f"127.0.0.1:{port}", tls_dir, seconds, concurrency)
+    finally:
+        await server.stop(None)
 
 
 def report(label: str, latencies: list[float], rate: float, concurrency: int) -> None:
@@ -96,10 +120,14 @@ async def main() -> None:
             uncached.start()
             try:
                 uncached.wait_until(lambda: port_accepts(port), 30, "listening")
-                cached = await measure(stack.grpc_addr("keyvault"), stack.tls_dir, args.seconds, args.concurrency)
+                cached = await measure(
+                    stack.grpc_addr("keyvault"), stack.tls_dir, args.seconds, args.concurrency
+                )
                 report("cached", *cached, args.concurrency)
                 slow = await measure(f"127.0.0.1:{port}", stack.tls_dir, args.seconds, args.concurrency)
                 report("uncached", *slow, args.concurrency)
+                floor = await measure_floor(stack.tls_dir, args.seconds, args.concurrency)
+                report("floor", *floor, args.concurrency)
             finally:
                 uncached.stop()
     finally:

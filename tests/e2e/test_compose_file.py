@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 from cryptography import x509
+
 from keyrelay.common.rpc import build_server, set_serving
 from keyrelay.common.settings import KeyrelaySettings
 from keyrelay.common.tls import COMPOSE_HOSTNAMES
@@ -41,7 +42,6 @@ from keyrelay.launcher.stack import SERVICE_MODULES
 from keyrelay.portal.config import PortalSettings
 from keyrelay.rag.config import RagSettings
 from keyrelay.router.config import RouterSettings
-
 from tests.e2e.harness import free_port_block
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -409,6 +409,59 @@ async def test_platform_keys_follow_the_tenant_setting_and_secrets_their_readers
 # -- faults, then the audit trail of everything above --------------------------------------
 
 
+async def test_service_logs_in_again_when_its_vault_token_is_revoked(stack: RunningStack) -> None:
+    value = fake_openai_key()
+    await put(stack, "relogin", value)
+    root = root_vault(stack)
+    accessors = root.adapter.list("/v1/auth/token/accessors")["data"]["keys"]
+    revoked = 0
+    for accessor in accessors:
+        info = root.auth.token.lookup_accessor(accessor)["data"]
+        if "keyvault-svc" in (info.get("policies") or []):
+            root.auth.token.revoke_accessor(accessor)
+            revoked += 1
+    assert revoked >= 1
+    # The next operation meets a 403, logs in again with its AppRole and succeeds.
+    listed = await call(
+        stack, "ListKeys", keyvault_pb2.ListKeysRequest(tenant_id="relogin"), tenant="relogin"
+    )
+    assert len(listed.keys) == 1
+
+
+async def test_operation_is_refused_when_its_audit_event_cannot_be_recorded(stack: RunningStack) -> None:
+    """Fail closed: NATS unreachable and the spool unusable, so PutKey must not happen."""
+    port = free_port_block(1, 24000, 28000)
+    data_dir = stack.data_dir / "blind-replica"
+    data_dir.mkdir()
+    (data_dir / "spool").write_text("a file where the spool directory should be")
+    replica = ManagedProcess(
+        "keyvault-blind",
+        [__import__("sys").executable, "-m", "keyrelay.keyvault.main"],
+        stack.data_dir / "logs" / "keyvault-blind.log",
+        env=stack.service_env(
+            KEYRELAY_KEYVAULT_LISTEN=f"127.0.0.1:{port}",
+            KEYRELAY_REPLICA_ID="blind",
+            KEYRELAY_DATA_DIR=str(data_dir),
+            KEYRELAY_TLS_DIR=str(stack.tls_dir),
+            KEYRELAY_NATS_URL="nats://127.0.0.1:1",  # nothing listens there
+        ),
+    )
+    replica.start()
+    try:
+        replica.wait_until(lambda: port_accepts(port), 30, "listening")
+        request = keyvault_pb2.PutKeyRequest(tenant_id="blind", service_id="openai", value=fake_openai_key())
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await call(stack, "PutKey", request, tenant="blind", address=f"127.0.0.1:{port}", audited=False)
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "audit trail" in info.value.details()
+        tenants = root_vault(stack).secrets.kv.v2.list_secrets("tenants", mount_point="keyrelay")["data"][
+            "keys"
+        ]
+        assert "blind/" not in tenants, "the refused operation must not have been carried out"
+    finally:
+        replica.stop()
+
+
 async def test_sealed_vault_gives_unavailable_and_service_resumes_after_unseal(stack: RunningStack) -> None:
     value = fake_openai_key()
     await put(stack, "sealing", value)

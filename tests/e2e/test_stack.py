@@ -16,9 +16,9 @@ import hvac
 import psutil
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from keyrelay.common.rpc import secure_channel
 from keyrelay.v1 import keyvault_pb2, keyvault_pb2_grpc
-
 from tests.e2e.harness import RunningStack
 
 pytestmark = pytest.mark.e2e

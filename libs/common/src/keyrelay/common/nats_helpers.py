@@ -241,6 +241,10 @@ class _Spool:
             raise
         self._lock_fd = fd
 
+    @property
+    def is_open(self) -> bool:
+        return self._lock_fd is not None
+
     def close(self) -> None:
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the flock
@@ -434,6 +438,11 @@ class EventPublisher:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+    def can_record(self) -> bool:
+        """Whether an event published now would be recorded: JetStream is connected or the
+        spool is open. Lets a caller refuse an operation before acting (fail closed)."""
+        return self._connected() or self._spool.is_open
 
     def spooled_count(self) -> int:
         """Events on disk not yet acknowledged by JetStream."""

@@ -18,8 +18,11 @@ class KeyvaultSettings(KeyrelaySettings):
     keyvault_kv_mount: str = "keyrelay"
     keyvault_transit_mount: str = "transit"
     vault_cacert: Path | None = None
-    # ResolveKey / VerifyAccessKey cache; invalidated across replicas on every change.
+    # ResolveKey (plaintext) / VerifyAccessKey cache; invalidated across replicas on every
+    # change. 0 keeps no plaintext key in memory between calls.
     keyvault_cache_ttl_seconds: float = 30.0
+    # Cache of stored entries (ciphertext and metadata only); 0 turns it off.
+    keyvault_record_cache_ttl_seconds: float = 30.0
     # Who may read platform secrets, by name prefix (JSON in the environment), e.g.
     # {"services/crm/": ["crm"]}. Provider keys ("providers/") are readable by no caller:
     # only ResolveKey uses them, inside keyvault-svc.

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from keyrelay.common.context import caller_var, tenant_id_var
 from keyrelay.common.errors import InvalidArgument, KeyrelayError, NotFound, PermissionDenied, Unauthenticated
+from keyrelay.common.events import PLATFORM_TENANT
 from keyrelay.keyvault.adapters.audit import Auditor
 from keyrelay.keyvault.adapters.invalidation import Invalidations
 from keyrelay.keyvault.adapters.store import KeyStore, key_path
@@ -83,6 +84,7 @@ class Custody:
         auditor: Auditor,
         *,
         cache_ttl: float = 30.0,
+        record_cache_ttl: float = 30.0,
         secret_readers: dict[str, list[str]] | None = None,
         environ: dict[str, str] | None = None,
     ) -> None:
@@ -92,6 +94,9 @@ class Custody:
         self._pepper: bytes | None = None
         self.resolved: TtlCache[tuple[str, str, str, bool], Resolved] = TtlCache(cache_ttl)
         self.verified: TtlCache[str, AccessKeyRecord] = TtlCache(cache_ttl)
+        # Stored entries (ciphertext and metadata, never plaintext), so that a resolve whose
+        # plaintext is not cached costs one Transit decrypt. Same invalidation as above.
+        self.records: TtlCache[tuple[str, str, str], tuple[bool, Any]] = TtlCache(record_cache_ttl)
         self.invalidations = Invalidations(self.apply_invalidation)
         self.secret_readers = secret_readers or {}
         self.environ = environ if environ is not None else dict(os.environ)
@@ -117,6 +122,7 @@ class Custody:
         `action` may be a function, read after the work (PutKey is `key.created` or
         `key.updated` depending on what it found)."""
         name = action if isinstance(action, str) else None
+        self.audit.ensure_recordable()
         try:
             result = await work()
         except KeyrelayError as err:
@@ -403,7 +409,7 @@ class Custody:
     async def _resolve_uncached(
         self, tenant_id: str, service_id: str, kt: str, allow_platform: bool
     ) -> Resolved:
-        found = await self.store.read_key(tenant_id, service_id, kt)
+        found = await self._cached_record((tenant_id, service_id, kt), self.store.read_key)
         if found and found[0].usable():
             record = found[0]
             values = await self.store.decrypt(tenant_id, record.ciphertext)
@@ -411,7 +417,10 @@ class Custody:
                 values.get(record.primary_field, ""), values, "tenant", record.key_id, found[1], kt
             )
         if allow_platform:
-            platform = await self.store.read_platform_secret(f"{PLATFORM_PROVIDER_PREFIX}{service_id}/{kt}")
+            name = f"{PLATFORM_PROVIDER_PREFIX}{service_id}/{kt}"
+            platform = await self._cached_record(
+                (PLATFORM_TENANT, service_id, kt), lambda *_: self.store.read_platform_secret(name)
+            )
             if platform:
                 values = await self.store.decrypt_platform(platform[0]["ciphertext"])
                 primary = self._primary_field(service_id)
@@ -424,6 +433,17 @@ class Custody:
                 )
         hint = "" if allow_platform else "; the tenant does not allow platform keys"
         raise NotFound(f"no usable {service_id} key for tenant '{tenant_id}'{hint}")
+
+    async def _cached_record(
+        self, key: tuple[str, str, str], read: Callable[..., Awaitable[tuple[Any, int] | None]]
+    ) -> tuple[Any, int] | None:
+        found = self.records.get(key)
+        if found is not None:
+            return found[1]
+        epoch = self.records.epoch
+        entry = await read(*key)
+        self.records.put(key, (True, entry), epoch)  # wrapped: "absent" is cached too
+        return entry
 
     def _primary_field(self, service_id: str) -> str:
         try:
@@ -447,17 +467,21 @@ class Custody:
         scope = message["scope"]
         if scope == "tenant_key":
             t, s, k = message["tenant_id"], message["service_id"], message["key_type"]
-            self.resolved.invalidate(lambda key: key[0] == t and key[1] == s and key[2] == k)
+            self._drop(lambda key: key[0] == t and key[1] == s and key[2] == k)
         elif scope == "tenant":
             t = message["tenant_id"]
-            self.resolved.invalidate(lambda key: key[0] == t)
+            self._drop(lambda key: key[0] == t)
             self.verified.invalidate(lambda h: True)
         elif scope == "platform":
             s = message["service_id"]
-            self.resolved.invalidate(lambda key: key[1] == s)
+            self._drop(lambda key: key[1] == s)
         elif scope == "access_key":
             h = message["key_hash"]
             self.verified.invalidate(lambda key: key == h)
+
+    def _drop(self, predicate: Callable[[tuple[Any, ...]], bool]) -> None:
+        self.resolved.invalidate(predicate)
+        self.records.invalidate(predicate)
 
     async def _invalidate_tenant_key(self, tenant_id: str, service_id: str, key_type: str) -> None:
         await self.invalidations.announce(
@@ -468,6 +492,7 @@ class Custody:
         """When Vault is sealed or unreachable nothing may be served from memory either."""
         self.resolved.clear()
         self.verified.clear()
+        self.records.clear()
 
     # -- platform secrets ----------------------------------------------------------------
 

@@ -56,6 +56,7 @@ async def serve(settings: KeyvaultSettings) -> None:
         Catalog.load(),
         auditor,
         cache_ttl=settings.keyvault_cache_ttl_seconds,
+        record_cache_ttl=settings.keyvault_record_cache_ttl_seconds,
         secret_readers=settings.keyvault_secret_readers,
     )
     router_channel = secure_channel(settings.router_addr, settings.tls_path, "keyvault")

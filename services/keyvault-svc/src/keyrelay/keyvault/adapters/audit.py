@@ -46,6 +46,11 @@ class Auditor:
             request_id=request_id_var.get(),
         )
 
+    def ensure_recordable(self) -> None:
+        """Refuse before acting when no event could be recorded now (fail closed)."""
+        if not self._publisher.can_record():
+            raise Unavailable(_REFUSED)
+
     async def record(
         self,
         action: str,
