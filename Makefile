@@ -24,6 +24,8 @@ run: install
 	$(VENV)/bin/keyrelay up
 
 test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Regenerate the gRPC stubs from protos/ (never edit them by hand).

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import hvac
 import requests
+
 from keyrelay.common.tls import ensure_certificates
 from keyrelay.launcher.openbao import bootstrap
 

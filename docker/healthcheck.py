@@ -32,6 +32,7 @@ SETTINGS = {
 def check_grpc(identity: str) -> str | None:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
+
     from keyrelay.common.rpc import channel_credentials
 
     module, cls = SETTINGS[identity]

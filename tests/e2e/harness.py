@@ -128,13 +128,17 @@ class RunningStack:
             "KEYRELAY_VAULT_ADDR": self.vault_addr,
             "KEYRELAY_VAULT_CACERT": str(self.tls_dir / "ca.pem"),
             "KEYRELAY_NATS_URL": self.nats_url,
-            "KEYRELAY_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{self.infra_base_port + 3}/keyrelay",
+            "KEYRELAY_DATABASE_URL": self.database_url,
             "KEYRELAY_KEYVAULT_ROLE_ID_FILE": str(approle / "role-id"),
             "KEYRELAY_KEYVAULT_SECRET_ID_FILE": str(approle / "secret-id"),
             **{f"KEYRELAY_{s.upper()}_ADDR": self.grpc_addr(s) for s in ("keyvault", "router", "rag")},
         }
         env.update(overrides)
         return env
+
+    @property
+    def database_url(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.infra_base_port + 3}/keyrelay"
 
     @property
     def nats_url(self) -> str:
