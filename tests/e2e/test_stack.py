@@ -99,18 +99,23 @@ async def test_keyvault_allow_list_and_mtls_on_the_running_stack(data_dir: Path)
     with RunningStack(data_dir) as stack:
         address = stack.grpc_addr("keyvault")
         request = keyvault_pb2.ResolveKeyRequest(tenant_id="acme", service_id="openai")
+        acting_for_acme = (("x-keyrelay-tenant", "acme"),)
 
         # ResolveKey is for the router only: the portal's certificate is refused.
         async with secure_channel(address, stack.tls_dir, "portal") as channel:
             with pytest.raises(grpc.aio.AioRpcError) as denied:
-                await keyvault_pb2_grpc.KeyVaultStub(channel).ResolveKey(request, timeout=5)
+                stub = keyvault_pb2_grpc.KeyVaultStub(channel)
+                await stub.ResolveKey(request, metadata=acting_for_acme, timeout=5)
         assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "may not call" in denied.value.details()
 
-        # The router's certificate passes the allow-list and reaches the servicer.
+        # The router's certificate passes the allow-list and reaches the servicer, which
+        # finds no key for this tenant.
         async with secure_channel(address, stack.tls_dir, "router") as channel:
             with pytest.raises(grpc.aio.AioRpcError) as reached:
-                await keyvault_pb2_grpc.KeyVaultStub(channel).ResolveKey(request, timeout=5)
-        assert reached.value.code() != grpc.StatusCode.PERMISSION_DENIED
+                stub = keyvault_pb2_grpc.KeyVaultStub(channel)
+                await stub.ResolveKey(request, metadata=acting_for_acme, timeout=5)
+        assert reached.value.code() == grpc.StatusCode.NOT_FOUND
 
         # No client certificate: the TLS handshake itself fails.
         creds = grpc.ssl_channel_credentials(root_certificates=(stack.tls_dir / "ca.pem").read_bytes())
