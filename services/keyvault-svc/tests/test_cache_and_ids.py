@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from keyrelay.common.cache import TtlCache
 from keyrelay.common.errors import InvalidArgument
-from keyrelay.keyvault.domain.cache import TtlCache
 from keyrelay.keyvault.domain.ids import check_id, check_key_id, check_secret_name, new_key_id
 
 

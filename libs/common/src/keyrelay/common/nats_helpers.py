@@ -57,6 +57,8 @@ AUDIT_SUBJECTS = f"{AUDIT_SUBJECT_PREFIX}.>"
 USAGE_SUBJECTS = f"{USAGE_SUBJECT_PREFIX}.>"
 CONTROL_SUBJECT_PREFIX = "keyrelay.control"
 CONTROL_SUBJECTS = f"{CONTROL_SUBJECT_PREFIX}.>"
+# keyvault-svc announces key changes here; every cache of resolved keys listens.
+KEY_INVALIDATION_SUBJECT = f"{CONTROL_SUBJECT_PREFIX}.keyvault.invalidate"
 """Core NATS (no stream) namespace for control messages such as cache invalidation:
 they matter only to the replicas running now, so they are not persisted."""
 

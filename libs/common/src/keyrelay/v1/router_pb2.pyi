@@ -388,7 +388,7 @@ class GetAnalyticsResponse(_message.Message):
     def __init__(self, buckets: _Optional[_Iterable[_Union[AnalyticsBucket, _Mapping]]] = ..., totals: _Optional[_Union[AnalyticsBucket, _Mapping]] = ..., recommendations: _Optional[_Iterable[_Union[CostRecommendation, _Mapping]]] = ...) -> None: ...
 
 class TenantSettings(_message.Message):
-    __slots__ = ("tenant_id", "budget_tier", "preferred_providers", "fallback_providers", "max_monthly_cost_usd", "on_budget_exceeded", "allow_platform_fallback", "region", "updated_at")
+    __slots__ = ("tenant_id", "budget_tier", "preferred_providers", "fallback_providers", "max_monthly_cost_usd", "on_budget_exceeded", "allow_platform_fallback", "region", "updated_at", "tokens_per_minute")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     BUDGET_TIER_FIELD_NUMBER: _ClassVar[int]
     PREFERRED_PROVIDERS_FIELD_NUMBER: _ClassVar[int]
@@ -398,6 +398,7 @@ class TenantSettings(_message.Message):
     ALLOW_PLATFORM_FALLBACK_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     budget_tier: _common_pb2.BudgetTier
     preferred_providers: _containers.RepeatedScalarFieldContainer[str]
@@ -407,7 +408,8 @@ class TenantSettings(_message.Message):
     allow_platform_fallback: bool
     region: str
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, tenant_id: _Optional[str] = ..., budget_tier: _Optional[_Union[_common_pb2.BudgetTier, str]] = ..., preferred_providers: _Optional[_Iterable[str]] = ..., fallback_providers: _Optional[_Iterable[str]] = ..., max_monthly_cost_usd: _Optional[float] = ..., on_budget_exceeded: _Optional[_Union[OnBudgetExceeded, str]] = ..., allow_platform_fallback: _Optional[bool] = ..., region: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    tokens_per_minute: int
+    def __init__(self, tenant_id: _Optional[str] = ..., budget_tier: _Optional[_Union[_common_pb2.BudgetTier, str]] = ..., preferred_providers: _Optional[_Iterable[str]] = ..., fallback_providers: _Optional[_Iterable[str]] = ..., max_monthly_cost_usd: _Optional[float] = ..., on_budget_exceeded: _Optional[_Union[OnBudgetExceeded, str]] = ..., allow_platform_fallback: _Optional[bool] = ..., region: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tokens_per_minute: _Optional[int] = ...) -> None: ...
 
 class GetTenantSettingsRequest(_message.Message):
     __slots__ = ("tenant_id",)

@@ -17,10 +17,10 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 
-from keyrelay.common.nats_helpers import CONTROL_SUBJECT_PREFIX
+from keyrelay.common.nats_helpers import KEY_INVALIDATION_SUBJECT
 
 log = logging.getLogger(__name__)
-SUBJECT = f"{CONTROL_SUBJECT_PREFIX}.keyvault.invalidate"
+SUBJECT = KEY_INVALIDATION_SUBJECT
 
 Handler = Callable[[dict[str, Any]], None]
 

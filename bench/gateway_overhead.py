@@ -1,0 +1,128 @@
+"""What the gateway adds to a model call: llm-router-svc over gRPC against an instant upstream.
+
+    .venv/bin/python bench/gateway_overhead.py [--seconds 5] [--concurrency 32]
+
+Starts the real stack in a temporary data dir with OpenAI pointed at a local fake provider
+that answers at once, stores a tenant key, then measures:
+- the upstream alone (aiohttp client straight to the fake): p50 at concurrency 1;
+- Complete through the router (mTLS gRPC, tenant key from keyvault-svc, cost accounting,
+  budget reservation and settlement in Postgres, a usage event on NATS): p50 at
+  concurrency 1 and calls/s at the given concurrency.
+The added latency is the difference of the two p50s. Everything shares the machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import uvloop
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from keyrelay.common.rpc import secure_channel  # noqa: E402
+from keyrelay.launcher.process import ManagedProcess, port_accepts  # noqa: E402
+from keyrelay.v1 import keyvault_pb2, keyvault_pb2_grpc, router_pb2, router_pb2_grpc  # noqa: E402
+from tests.e2e.harness import RunningStack, free_port_block  # noqa: E402
+
+TENANT = "bench"
+META = (("x-keyrelay-tenant", TENANT),)
+PROMPT = "Say hello in five words."
+
+
+async def timed(call, count: int) -> list[float]:  # type: ignore[no-untyped-def]
+    latencies = []
+    for _ in range(count):
+        started = time.perf_counter()
+        await call()
+        latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+async def rate(call, seconds: float, concurrency: int) -> float:  # type: ignore[no-untyped-def]
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            await call()
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return done / (time.perf_counter() - started)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="keyrelay-bench-"))
+    port = free_port_block(1, 20000, 24000)
+    upstream = ManagedProcess(
+        "fake-providers",
+        [sys.executable, "-m", "keyrelay.common.testing.fake_providers", "--port", str(port)],
+        root / "fakes.log",
+    )
+    upstream.start()
+    base = f"http://127.0.0.1:{port}/openai/v1"
+    try:
+        upstream.wait_until(lambda: port_accepts(port), 30, "listening")
+        env = {"KEYRELAY_PROVIDER_OPENAI_BASE_URL": base}
+        with RunningStack(root / "data", env=env) as stack:
+            key = "sk-" + secrets.token_hex(24)
+            async with secure_channel(stack.grpc_addr("keyvault"), stack.tls_dir, "portal") as channel:
+                put = keyvault_pb2.PutKeyRequest(tenant_id=TENANT, service_id="openai", value=key)
+                await keyvault_pb2_grpc.KeyVaultStub(channel).PutKey(put, metadata=META, timeout=10)
+
+            body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": PROMPT}]}
+            async with aiohttp.ClientSession() as http:
+
+                async def direct() -> None:
+                    async with http.post(
+                        f"{base}/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
+                    ) as r:
+                        await r.read()
+
+                for _ in range(200):
+                    await direct()
+                upstream_p50 = statistics.median(await timed(direct, 1000))
+
+            request = router_pb2.CompleteRequest(
+                tenant_id=TENANT,
+                model="openai/gpt-4o-mini",
+                messages=[router_pb2.ChatMessage(role="user", content=PROMPT)],
+                max_tokens=20,
+            )
+            async with secure_channel(stack.grpc_addr("router"), stack.tls_dir, "portal") as channel:
+                stub = router_pb2_grpc.RouterStub(channel)
+
+                async def through_router() -> None:
+                    await stub.Complete(request, metadata=META, timeout=10)
+
+                for _ in range(200):
+                    await through_router()
+                latencies = await timed(through_router, 1000)
+                throughput = await rate(through_router, args.seconds, args.concurrency)
+        p50, p99 = statistics.median(latencies), statistics.quantiles(latencies, n=100)[98]
+        print(f"upstream alone        p50 {upstream_p50:6.3f} ms")
+        print(f"through the router    p50 {p50:6.3f} ms   p99 {p99:6.3f} ms")
+        print(f"added by the gateway  p50 {p50 - upstream_p50:6.3f} ms")
+        print(f"throughput            {throughput:7.0f} calls/s at concurrency {args.concurrency}")
+    finally:
+        upstream.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    uvloop.run(main())

@@ -1,0 +1,320 @@
+"""llm-router-svc on the real stack, against fake providers that speak the real wire formats.
+
+The fake providers run as their own process (the router reaches them over HTTP, as it
+would reach api.openai.com); tests script their behaviour through its control endpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import nats
+import pytest
+
+from keyrelay.common.rpc import secure_channel
+from keyrelay.launcher.process import ManagedProcess, port_accepts
+from keyrelay.v1 import common_pb2, keyvault_pb2, keyvault_pb2_grpc, router_pb2, router_pb2_grpc
+from tests.e2e.harness import RunningStack, free_port_block
+
+pytestmark = pytest.mark.e2e
+
+PROVIDERS = (
+    "openai",
+    "anthropic",
+    "gemini",
+    "cohere",
+    "mistral",
+    "deepseek",
+    "openrouter",
+    "groq",
+    "together",
+)
+
+
+class Fakes:
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def url(self, provider: str) -> str:
+        return {
+            "anthropic": f"{self.base}/anthropic",
+            "gemini": f"{self.base}/gemini",
+            "cohere": f"{self.base}/cohere",
+            "azure-openai": f"{self.base}/azure",
+        }.get(provider, f"{self.base}/{provider}/v1")
+
+    def script(self, provider: str, *behaviours: dict[str, Any]) -> None:
+        httpx.post(
+            f"{self.base}/_control/script", json={"provider": provider, "behaviours": list(behaviours)}
+        ).raise_for_status()
+
+    def requests(self, provider: str) -> list[dict[str, Any]]:
+        return [r for r in httpx.get(f"{self.base}/_control/requests").json() if r["provider"] == provider]
+
+    def reset(self) -> None:
+        httpx.post(f"{self.base}/_control/reset").raise_for_status()
+
+
+@pytest.fixture(scope="module")
+def fakes() -> Iterator[Fakes]:
+    root = Path(tempfile.mkdtemp(prefix="keyrelay-fakes-"))
+    port = free_port_block(1, 20000, 24000)
+    process = ManagedProcess(
+        "fake-providers",
+        [sys.executable, "-m", "keyrelay.common.testing.fake_providers", "--port", str(port)],
+        root / "fakes.log",
+    )
+    process.start()
+    process.wait_until(lambda: port_accepts(port), 30, "listening")
+    yield Fakes(f"http://127.0.0.1:{port}")
+    process.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def stack(fakes: Fakes) -> Iterator[RunningStack]:
+    root = Path(tempfile.mkdtemp(prefix="keyrelay-e2e-router-"))
+    env = {f"KEYRELAY_PROVIDER_{p.upper().replace('-', '_')}_BASE_URL": fakes.url(p) for p in PROVIDERS}
+    env.update(KEYRELAY_ROUTER_TIMEOUT_SECONDS="2", KEYRELAY_ROUTER_FIRST_BYTE_TIMEOUT_SECONDS="2")
+    with RunningStack(root / "data", env=env) as running:
+        yield running
+    shutil.rmtree(root, ignore_errors=True)
+
+
+PREFIXES = {"anthropic": "sk-ant-api03-", "groq": "gsk_", "openrouter": "sk-or-v1-"}
+
+
+def fake_key(provider: str = "openai") -> str:
+    """Obviously fake, generated, in the provider's documented shape (the vault checks it)."""
+    return PREFIXES.get(provider, "sk-") + secrets.token_hex(24)
+
+
+async def kv(stack: RunningStack, rpc: str, request: Any, tenant: str) -> Any:
+    async with secure_channel(stack.grpc_addr("keyvault"), stack.tls_dir, "portal") as channel:
+        return await getattr(keyvault_pb2_grpc.KeyVaultStub(channel), rpc)(
+            request, metadata=(("x-keyrelay-tenant", tenant),), timeout=10
+        )
+
+
+async def router(stack: RunningStack, rpc: str, request: Any, tenant: str, address: str | None = None) -> Any:
+    async with secure_channel(address or stack.grpc_addr("router"), stack.tls_dir, "portal") as channel:
+        call = getattr(router_pb2_grpc.RouterStub(channel), rpc)
+        metadata = (("x-keyrelay-tenant", tenant),)
+        if rpc == "CompleteStream":
+            return [chunk async for chunk in call(request, metadata=metadata, timeout=20)]
+        return await call(request, metadata=metadata, timeout=20)
+
+
+async def store_key(stack: RunningStack, tenant: str, service: str, value: str) -> None:
+    await kv(
+        stack, "PutKey", keyvault_pb2.PutKeyRequest(tenant_id=tenant, service_id=service, value=value), tenant
+    )
+
+
+async def set_settings(stack: RunningStack, tenant: str, **fields: Any) -> None:
+    settings = router_pb2.TenantSettings(tenant_id=tenant, **fields)
+    await router(stack, "PutTenantSettings", router_pb2.PutTenantSettingsRequest(settings=settings), tenant)
+
+
+def chat(tenant: str, text: str = "Say hello", **fields: Any) -> router_pb2.CompleteRequest:
+    return router_pb2.CompleteRequest(
+        tenant_id=tenant, messages=[router_pb2.ChatMessage(role="user", content=text)], **fields
+    )
+
+
+async def test_a_tenant_request_reaches_the_provider_with_that_tenant_key(
+    stack: RunningStack, fakes: Fakes
+) -> None:
+    fakes.reset()
+    key_a, key_b = fake_key(), fake_key()
+    await store_key(stack, "r-alpha", "openai", key_a)
+    await store_key(stack, "r-beta", "openai", key_b)
+    reply = await router(stack, "Complete", chat("r-alpha", model="openai/gpt-4o-mini"), "r-alpha")
+    assert reply.content and reply.route.model == "openai/gpt-4o-mini"
+    assert reply.route.key_source == common_pb2.KEY_SOURCE_TENANT
+    assert reply.usage.prompt_tokens > 0 and reply.cost_micros > 0
+    await router(stack, "Complete", chat("r-beta", model="openai/gpt-4o-mini"), "r-beta")
+    seen = [r["api_key"] for r in fakes.requests("openai")]
+    assert seen == [key_a, key_b]
+
+
+async def test_platform_key_only_when_the_tenant_allows_it(stack: RunningStack, fakes: Fakes) -> None:
+    platform = fake_key()
+    async with secure_channel(stack.grpc_addr("keyvault"), stack.tls_dir, "portal") as channel:
+        await keyvault_pb2_grpc.KeyVaultStub(channel).PutPlatformSecret(
+            keyvault_pb2.PutPlatformSecretRequest(
+                name="providers/mistral/production", fields={"api_key": platform}
+            ),
+            timeout=10,
+        )
+    request = chat("r-noown", model="mistral/mistral-small")
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await router(stack, "Complete", request, "r-noown")
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    await set_settings(
+        stack, "r-noown", allow_platform_fallback=True, budget_tier=common_pb2.BUDGET_TIER_HIGH
+    )
+    reply = await router(stack, "Complete", request, "r-noown")
+    assert reply.route.key_source == common_pb2.KEY_SOURCE_PLATFORM
+    assert fakes.requests("mistral")[-1]["api_key"] == platform
+
+
+async def test_failover_on_429_500_and_a_hang_reports_every_attempt(
+    stack: RunningStack, fakes: Fakes
+) -> None:
+    tenant = "r-failover"
+    for provider in ("openai", "deepseek", "mistral", "groq"):
+        await store_key(stack, tenant, provider, fake_key(provider))
+    await set_settings(
+        stack,
+        tenant,
+        preferred_providers=["openai", "deepseek", "mistral", "groq"],
+        budget_tier=common_pb2.BUDGET_TIER_HIGH,
+    )
+    fakes.reset()
+    fakes.script("openai", {"kind": "fail", "status": 429, "retry_after": 1})
+    fakes.script("deepseek", {"kind": "fail", "status": 500})
+    fakes.script("mistral", {"kind": "hang", "seconds": 10})
+    reply = await router(stack, "Complete", chat(tenant), tenant)
+    tried = [
+        (a.provider, a.outcome)
+        for a in reply.route.attempts
+        if a.outcome != common_pb2.ATTEMPT_OUTCOME_SKIPPED
+    ]
+    assert tried[:3] == [
+        ("openai", common_pb2.ATTEMPT_OUTCOME_RETRYABLE_ERROR),
+        ("deepseek", common_pb2.ATTEMPT_OUTCOME_RETRYABLE_ERROR),
+        ("mistral", common_pb2.ATTEMPT_OUTCOME_RETRYABLE_ERROR),
+    ]
+    assert tried[-1] == ("groq", common_pb2.ATTEMPT_OUTCOME_SUCCESS) and reply.route.provider == "groq"
+    assert reply.route.attempts[0].upstream_status == 429
+
+    fakes.script("openai", {"kind": "fail", "status": 400, "message": "bad parameter"})
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await router(stack, "Complete", chat(tenant), tenant)
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "openai" in bad.value.details()
+
+
+async def test_streams_from_openai_and_anthropic_formats_are_the_same_chunks(
+    stack: RunningStack, fakes: Fakes
+) -> None:
+    tenant = "r-stream"
+    await store_key(stack, tenant, "openai", fake_key())
+    await store_key(stack, tenant, "anthropic", fake_key("anthropic"))
+    await set_settings(stack, tenant, budget_tier=common_pb2.BUDGET_TIER_HIGH)
+    fakes.reset()
+    texts, finals = {}, {}
+    for model in ("openai/gpt-4o-mini", "anthropic/claude-3-5-haiku"):
+        chunks = await router(stack, "CompleteStream", chat(tenant, model=model), tenant)
+        texts[model] = "".join(c.delta for c in chunks)
+        finals[model] = chunks[-1].final
+    assert len(set(texts.values())) == 1 and texts["openai/gpt-4o-mini"]
+    for model, final in finals.items():
+        assert final.usage.completion_tokens > 0 and not final.usage.estimated, model
+        assert final.cost_micros > 0 and final.route.model == model
+
+    fakes.script("openai", {"kind": "cut", "after_chunks": 2})
+    with pytest.raises(grpc.aio.AioRpcError) as cut:
+        await asyncio.wait_for(
+            router(stack, "CompleteStream", chat(tenant, model="openai/gpt-4o-mini"), tenant), 15
+        )
+    assert cut.value.code() != grpc.StatusCode.OK and "stream" in cut.value.details()
+
+
+async def test_budget_holds_across_two_replicas_under_concurrency(stack: RunningStack, fakes: Fakes) -> None:
+    tenant = "r-budget"
+    await store_key(stack, tenant, "openai", fake_key())
+    request = chat(tenant, model="openai/gpt-4o-mini", max_tokens=100)
+    fakes.reset()
+    # What one call costs, and the most it could cost (what the router reserves for it).
+    probe = await router(stack, "Complete", request, tenant)
+    one_call = probe.cost_micros
+    model = (
+        await router(stack, "GetModel", router_pb2.GetModelRequest(model_id="openai/gpt-4o-mini"), tenant)
+    ).model
+    max_cost = round(
+        probe.usage.prompt_tokens * 2 * model.input_price_per_mtok + 100 * model.output_price_per_mtok
+    )
+    budget = one_call + 50 * one_call  # the probe, then room for 50 more
+    await set_settings(stack, tenant, max_monthly_cost_usd=budget / 1e6)
+
+    port = free_port_block(1, 24000, 28000)
+    replica = ManagedProcess(
+        "router-2",
+        [sys.executable, "-m", "keyrelay.router.main"],
+        stack.data_dir / "logs" / "router-2.log",
+        env=stack.service_env(
+            KEYRELAY_ROUTER_LISTEN=f"127.0.0.1:{port}",
+            KEYRELAY_REPLICA_ID="2",
+            **{f"KEYRELAY_PROVIDER_{p.upper()}_BASE_URL": fakes.url(p) for p in PROVIDERS},
+        ),
+    )
+    replica.start()
+    try:
+        replica.wait_until(lambda: port_accepts(port), 30, "listening")
+        addresses = [stack.grpc_addr("router"), f"127.0.0.1:{port}"]
+
+        async def one(i: int) -> int:
+            try:
+                return (
+                    await router(stack, "Complete", request, tenant, address=addresses[i % 2])
+                ).cost_micros
+            except grpc.aio.AioRpcError as err:
+                assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "budget_exceeded" in err.details()
+                return -1
+
+        results = await asyncio.gather(*(one(i) for i in range(200)))
+    finally:
+        replica.stop()
+    answered = [c for c in results if c >= 0]
+    spent = one_call + sum(answered)
+    assert 0 < len(answered) < 200, "the budget must stop some requests and allow others"
+    assert spent <= budget + max_cost, f"spent {spent} micro-USD against a budget of {budget}"
+    state = await router(stack, "GetBudget", router_pb2.GetBudgetRequest(tenant_id=tenant), tenant)
+    assert state.spent_micros == spent and state.reserved_micros == 0
+
+    # The ledger, written from the usage events by the durable consumer, matches to the cent.
+    events: list[dict[str, Any]] = []
+    for _ in range(50):  # usage events are published in batches, a moment after the answer
+        events = await usage_events(stack, tenant)
+        if len(events) == 1 + len(answered):
+            break
+        await asyncio.sleep(0.2)
+    assert sum(e["data"]["cost_micros"] for e in events) == spent
+    for _ in range(50):
+        usage = await router(
+            stack,
+            "GetUsage",
+            router_pb2.GetUsageRequest(tenant_id=tenant, page=common_pb2.PageRequest(page_size=1000)),
+            tenant,
+        )
+        if len(usage.records) == len(events):
+            break
+        await asyncio.sleep(0.2)
+    assert sum(r.cost_micros for r in usage.records) == spent
+
+
+async def usage_events(stack: RunningStack, tenant: str) -> list[dict[str, Any]]:
+    nc = await nats.connect(stack.nats_url)
+    try:
+        js = nc.jetstream()
+        sub = await js.pull_subscribe(f"keyrelay.usage.{tenant}", durable=None, stream="KEYRELAY_USAGE")
+        events: list[dict[str, Any]] = []
+        while True:
+            try:
+                batch = await sub.fetch(500, timeout=1)
+            except nats.errors.TimeoutError:
+                return [e for e in events if e["data"]["success"]]
+            events += [json.loads(m.data) for m in batch]
+    finally:
+        await nc.close()
