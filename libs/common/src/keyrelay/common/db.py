@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -18,9 +19,25 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from keyrelay.common.errors import Unavailable
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    pre_ping: bool = True,
+    server_settings: dict[str, str] | None = None,
+    echo: bool = False,
+) -> AsyncEngine:
+    """An async engine. `pre_ping` checks each connection on checkout (one extra round trip:
+    hot paths turn it off and rely on SQLAlchemy discarding connections that fail);
+    `server_settings` are per-session Postgres settings (e.g. synchronous_commit)."""
     return _create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=pre_ping,
+        pool_recycle=1800,
+        connect_args={"server_settings": server_settings or {}},
+        echo=echo,
     )
 
 
@@ -44,3 +61,11 @@ async def check_database(engine: AsyncEngine) -> None:
             f"PostgreSQL is unreachable ({type(exc).__name__}); check KEYRELAY_DATABASE_URL "
             "and that the database is running"
         ) from exc
+
+
+async def create_asyncpg_pool(
+    url: str, *, size: int = 10, server_settings: dict[str, str] | None = None
+) -> asyncpg.Pool:
+    """A plain asyncpg pool on the same database, for hot-path statements."""
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    return await asyncpg.create_pool(dsn, min_size=1, max_size=size, server_settings=server_settings or {})

@@ -9,6 +9,8 @@ call, answered or not, settles its reservation and leaves one usage event on NAT
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -46,6 +48,7 @@ from keyrelay.router.domain.settings import TenantSettings
 from keyrelay.router.domain.tokens import count_tokens
 
 SOURCE = "llm-router-svc"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,7 @@ class Gateway:
         self.health = health
         self.publisher = publisher
         self._settings: TtlCache[str, TenantSettings] = TtlCache(settings_ttl)
+        self._settlements: set[asyncio.Task[None]] = set()
 
     # -- settings ------------------------------------------------------------------------
 
@@ -300,9 +304,13 @@ class Gateway:
                     Attempt(model.provider, model.id, "skipped", "circuit open (cooling down)")
                 )
                 continue
-            reserved = max_cost_micros(model, prompt_tokens, req.max_tokens)
             now = datetime.now(UTC)
-            if not await self.store.reserve(req.tenant_id, reserved, settings.max_monthly_cost_micros, now):
+            # Without a limit there is nothing to protect: spend is recorded at settlement.
+            limited = settings.max_monthly_cost_micros is not None
+            reserved = max_cost_micros(model, prompt_tokens, req.max_tokens) if limited else 0
+            if limited and not await self.store.reserve(
+                req.tenant_id, reserved, settings.max_monthly_cost_micros, now
+            ):
                 over_budget += 1
                 route.attempts.append(Attempt(model.provider, model.id, "skipped", "over monthly budget"))
                 if settings.on_budget_exceeded != "downgrade":
@@ -326,7 +334,7 @@ class Gateway:
         stream: bool,
     ) -> CallOutcome:
         cost = lease.model.cost_micros(usage.prompt_tokens, usage.completion_tokens)
-        await self.store.settle(req.tenant_id, lease.reserved, cost, lease.at)
+        self._settle_soon(req.tenant_id, lease.reserved, cost, lease.at)
         self.health.record(
             lease.model.provider, lease.key.ref, lease.model.id, ok=True, retryable=False, latency_ms=latency
         )
@@ -348,7 +356,7 @@ class Gateway:
         fatal: bool = False,
     ) -> None:
         latency = (time.perf_counter() - started) * 1000
-        await self.store.settle(req.tenant_id, lease.reserved, 0, lease.at)
+        self._settle_soon(req.tenant_id, lease.reserved, 0, lease.at)
         retryable = err.retryable and not fatal
         route.failed.add((lease.model.provider, lease.key.ref))
         self.health.record(
@@ -382,6 +390,23 @@ class Gateway:
         )
         if not retryable:
             raise self._upstream(err)
+
+    def _settle_soon(self, tenant_id: str, reserved: int, actual: int, at: datetime) -> None:
+        """Settle after answering: the reservation keeps the budget safe until then, so the
+        caller need not wait for it. Pending settlements are awaited on shutdown."""
+        task = asyncio.create_task(self.store.settle(tenant_id, reserved, actual, at))
+        self._settlements.add(task)
+        task.add_done_callback(self._settled)
+
+    def _settled(self, task: asyncio.Task[None]) -> None:
+        self._settlements.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("budget settlement failed: %r", task.exception())
+
+    async def drain(self) -> None:
+        """Wait for pending settlements (on shutdown)."""
+        if self._settlements:
+            await asyncio.gather(*self._settlements, return_exceptions=True)
 
     def _record_usage(
         self,

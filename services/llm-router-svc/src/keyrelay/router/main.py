@@ -13,7 +13,7 @@ from functools import partial
 
 import aiohttp
 
-from keyrelay.common.db import check_database, create_engine
+from keyrelay.common.db import check_database, create_asyncpg_pool, create_engine
 from keyrelay.common.lifecycle import run
 from keyrelay.common.logging import configure_logging
 from keyrelay.common.nats_helpers import EventPublisher, connect, drain
@@ -49,8 +49,15 @@ def build_adapters(
 
 
 async def serve(settings: RouterSettings) -> None:
-    engine = create_engine(settings.database_url, pool_size=settings.router_db_pool_size)
-    store = RouterStore(engine)
+    # Budget, rate-limit and ledger writes are on every call's path: no per-checkout ping, and
+    # commits do not wait for the WAL flush (see docs/decisions.md: atomicity is kept, a
+    # Postgres crash may forget the last few hundred milliseconds of spend).
+    hot = {"synchronous_commit": "off"}
+    engine = create_engine(settings.database_url, pool_size=5, server_settings=hot)
+    pool = await create_asyncpg_pool(
+        settings.database_url, size=settings.router_db_pool_size, server_settings=hot
+    )
+    store = RouterStore(engine, pool)
     await store.create_schema()
     catalog = ModelCatalog.load()
     connector = aiohttp.TCPConnector(limit=settings.router_http_pool_size, ttl_dns_cache=300)
@@ -80,10 +87,12 @@ async def serve(settings: RouterSettings) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+        await gateway.drain()
         await publisher.close()
         await drain(control.get("nc"))  # type: ignore[arg-type]
         await session.close()
         await keyvault_channel.close()
+        await pool.close()
         await engine.dispose()
 
     await run_grpc_service(

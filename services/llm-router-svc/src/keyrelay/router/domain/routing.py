@@ -63,6 +63,21 @@ def plan_route(
     allow_failover: bool | None,
     max_tier: BudgetTier | None = None,
 ) -> RoutePlan:
+    explicit = bool(model_id and model_id != "auto")
+    if explicit:
+        chosen = catalog.get(model_id)
+        if not chosen.supports(task) and task != "chat":
+            raise InvalidArgument(
+                f"model {model_id} does not support task '{task}'; pick another or use auto"
+            )
+        if chosen.budget_tier > settings.budget_tier:
+            raise InvalidArgument(
+                f"model {model_id} is in budget tier {chosen.budget_tier.name}, above the tenant's tier "
+                f"{settings.budget_tier.name}; raise budget_tier in the tenant settings or pick a "
+                "cheaper model"
+            )
+        if not allow_failover:  # nothing to rank
+            return RoutePlan((chosen,), f"explicit model {model_id}")
     tier_settings = settings
     if max_tier is not None and max_tier < settings.budget_tier:
         tier_settings = replace(settings, budget_tier=max_tier)
@@ -84,13 +99,7 @@ def plan_route(
     ranked = sorted(
         (m for m in catalog.list() if _eligible(m, task, tier_settings, prompt_tokens, max_tokens)), key=rank
     )
-    explicit = model_id and model_id != "auto"
     if explicit:
-        chosen = catalog.get(model_id)
-        if not chosen.supports(task) and task != "chat":
-            raise InvalidArgument(
-                f"model {model_id} does not support task '{task}'; pick another or use auto"
-            )
         rest = [m for m in ranked if m.id != chosen.id] if allow_failover else []
         return RoutePlan((chosen, *rest), f"explicit model {model_id}" + (" with failover" if rest else ""))
     if not ranked:
