@@ -96,6 +96,8 @@ PREFIXES = {"anthropic": "sk-ant-api03-", "groq": "gsk_", "openrouter": "sk-or-v
 
 def fake_key(provider: str = "openai") -> str:
     """Obviously fake, generated, in the provider's documented shape (the vault checks it)."""
+    if provider == "gemini":
+        return "AIza" + secrets.token_hex(18)[:35]  # Google API keys: AIza + 35 characters
     return PREFIXES.get(provider, "sk-") + secrets.token_hex(24)
 
 
@@ -322,3 +324,115 @@ async def usage_events(stack: RunningStack, tenant: str) -> list[dict[str, Any]]
             events += [json.loads(m.data) for m in batch]
     finally:
         await nc.close()
+
+
+async def test_auto_routing_follows_task_tier_and_preference_and_says_why(
+    stack: RunningStack, fakes: Fakes
+) -> None:
+    tenant = "r-auto"
+    for provider in ("openai", "anthropic", "deepseek", "mistral", "gemini"):
+        await store_key(stack, tenant, provider, fake_key(provider))
+    await set_settings(stack, tenant, budget_tier=common_pb2.BUDGET_TIER_LOW)
+    low_chat = await router(stack, "Complete", chat(tenant), tenant)
+    await set_settings(stack, tenant, budget_tier=common_pb2.BUDGET_TIER_HIGH)
+    reasoning = await router(
+        stack, "Complete", chat(tenant, task_type=common_pb2.TASK_TYPE_REASONING), tenant
+    )
+    assert low_chat.route.model != reasoning.route.model
+    assert "chat within tier LOW" in low_chat.route.reason and "cheapest" in low_chat.route.reason
+    assert "reasoning within tier HIGH" in reasoning.route.reason
+    models = {
+        m.id: m for m in (await router(stack, "ListModels", router_pb2.ListModelsRequest(), tenant)).models
+    }
+    assert models[low_chat.route.model].budget_tier <= common_pb2.BUDGET_TIER_LOW
+    assert common_pb2.TASK_TYPE_REASONING in models[reasoning.route.model].tasks
+
+    await set_settings(
+        stack, tenant, budget_tier=common_pb2.BUDGET_TIER_HIGH, preferred_providers=["anthropic"]
+    )
+    preferred = await router(stack, "Complete", chat(tenant), tenant)
+    assert (
+        preferred.route.provider == "anthropic" and "preferred provider anthropic" in preferred.route.reason
+    )
+
+
+async def test_a_tripped_circuit_skips_the_provider_until_its_cooldown_ends(
+    stack: RunningStack, fakes: Fakes
+) -> None:
+    tenant = "r-circuit"
+    await store_key(stack, tenant, "cohere", fake_key("cohere"))
+    await store_key(stack, tenant, "mistral", fake_key("mistral"))
+    await set_settings(
+        stack, tenant, preferred_providers=["cohere", "mistral"], budget_tier=common_pb2.BUDGET_TIER_HIGH
+    )
+    fakes.reset()
+    fakes.script("cohere", *[{"kind": "fail", "status": 503}] * 3)
+    for _ in range(3):  # three consecutive server errors open cohere's circuit for this key
+        reply = await router(stack, "Complete", chat(tenant), tenant)
+        assert reply.route.provider == "mistral"
+    before = len(fakes.requests("cohere"))
+    reply = await router(stack, "Complete", chat(tenant), tenant)
+    assert len(fakes.requests("cohere")) == before, "an open circuit must not call the provider"
+    assert any("circuit open" in a.error for a in reply.route.attempts)
+
+
+async def test_missing_provider_usage_is_counted_and_marked_estimated(
+    stack: RunningStack, fakes: Fakes
+) -> None:
+    tenant = "r-estimate"
+    await store_key(stack, tenant, "openai", fake_key())
+    fakes.script("openai", {"kind": "ok", "usage": False}, {"kind": "ok", "usage": False})
+    reply = await router(stack, "Complete", chat(tenant, model="openai/gpt-4o-mini"), tenant)
+    assert reply.usage.estimated and reply.usage.completion_tokens > 0 and reply.cost_micros > 0
+    chunks = await router(stack, "CompleteStream", chat(tenant, model="openai/gpt-4o-mini"), tenant)
+    assert chunks[-1].final.usage.estimated and chunks[-1].final.cost_micros > 0
+
+
+async def test_embeddings_go_through_the_same_keys_and_accounting(stack: RunningStack, fakes: Fakes) -> None:
+    tenant = "r-embed"
+    key = fake_key()
+    await store_key(stack, tenant, "openai", key)
+    fakes.reset()
+    request = router_pb2.EmbedRequest(
+        tenant_id=tenant, inputs=["alpha beta", "gamma"], model="openai/text-embedding-3-small"
+    )
+    reply = await router(stack, "Embed", request, tenant)
+    assert [e.index for e in reply.embeddings] == [0, 1] and len(reply.embeddings[0].values) == 1536
+    assert reply.route.key_source == common_pb2.KEY_SOURCE_TENANT and reply.cost_micros >= 0
+    assert fakes.requests("openai")[-1]["api_key"] == key
+
+
+async def test_access_key_rate_limit_is_enforced(stack: RunningStack, fakes: Fakes) -> None:
+    tenant = "r-limits"
+    await store_key(stack, tenant, "openai", fake_key())
+    request = chat(tenant, model="openai/gpt-4o-mini", access_key_id="ak_limits", access_key_rate_limit=3)
+    for _ in range(3):
+        await router(stack, "Complete", request, tenant)
+    with pytest.raises(grpc.aio.AioRpcError) as limited:
+        await router(stack, "Complete", request, tenant)
+    assert limited.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "3 requests per minute" in limited.value.details()
+
+
+async def test_benchmark_runs_models_side_by_side_and_recommends_one(
+    stack: RunningStack, fakes: Fakes
+) -> None:
+    tenant = "r-bench"
+    await store_key(stack, tenant, "openai", fake_key())
+    await store_key(stack, tenant, "deepseek", fake_key("deepseek"))
+    await set_settings(stack, tenant, budget_tier=common_pb2.BUDGET_TIER_HIGH)
+    request = router_pb2.BenchmarkRequest(
+        tenant_id=tenant,
+        prompt="Name three colours.",
+        models=["openai/gpt-4o-mini", "deepseek/deepseek-chat", "anthropic/claude-3-5-haiku"],
+    )
+    reply = await router(stack, "Benchmark", request, tenant)
+    by_model = {r.model: r for r in reply.results}
+    assert [r.model for r in reply.results] == list(request.models)
+    assert by_model["openai/gpt-4o-mini"].output and by_model["deepseek/deepseek-chat"].cost_micros > 0
+    assert by_model["anthropic/claude-3-5-haiku"].error, (
+        "no anthropic key: that one fails, the others still run"
+    )
+    assert (
+        reply.recommended_model in ("openai/gpt-4o-mini", "deepseek/deepseek-chat") and reply.recommendation
+    )

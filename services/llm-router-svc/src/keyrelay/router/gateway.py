@@ -200,6 +200,38 @@ class Gateway:
             return
         raise self._exhausted(route, req)
 
+    # -- benchmark -------------------------------------------------------------------------
+
+    async def benchmark(
+        self, req: CallRequest, models: tuple[str, ...]
+    ) -> list[tuple[str, CallOutcome | None, str, float]]:
+        """The same prompt against several models at once: (model, outcome, error, latency ms)
+        per model, in the order given. Each call is accounted like any other."""
+        if not models:
+            plan = plan_route(
+                self.catalog,
+                await self.settings(req.tenant_id),
+                self.health,
+                task=req.task,
+                model_id="auto",
+                prompt_tokens=self._prompt_tokens(req),
+                max_tokens=req.max_tokens,
+                allow_failover=True,
+            )
+            models = tuple(m.id for m in plan.candidates[:3])
+        if len(models) > 10:
+            raise InvalidArgument("benchmark at most 10 models at once")
+
+        async def one(model_id: str) -> tuple[str, CallOutcome | None, str, float]:
+            started = time.perf_counter()
+            try:
+                outcome = await self.complete(replace(req, model=model_id, allow_failover=False))
+            except KeyrelayError as err:
+                return model_id, None, err.message, (time.perf_counter() - started) * 1000
+            return model_id, outcome, "", (time.perf_counter() - started) * 1000
+
+        return list(await asyncio.gather(*(one(m) for m in models)))
+
     # -- embeddings ----------------------------------------------------------------------
 
     async def embed(

@@ -19,6 +19,7 @@ from keyrelay.common.logging import configure_logging
 from keyrelay.common.nats_helpers import EventPublisher, connect, drain
 from keyrelay.common.rpc import secure_channel
 from keyrelay.common.service import run_grpc_service
+from keyrelay.router.adapters.catalog_refresh import keep_fresh
 from keyrelay.router.adapters.grpc_api import ALLOW, SERVICE_NAME, RouterService
 from keyrelay.router.adapters.keys import KeyResolver
 from keyrelay.router.adapters.ledger import run_ledger
@@ -81,12 +82,15 @@ async def serve(settings: RouterSettings) -> None:
         await keys.listen(nc)
         await run_ledger(nc, store)
 
+    openrouter = settings.provider_base_urls().get("openrouter", DEFAULT_BASE_URLS["openrouter"][1])
     task = asyncio.create_task(background())
+    refresh = asyncio.create_task(keep_fresh(gateway, session, openrouter))
 
     async def shutdown() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        for background_task in (task, refresh):
+            background_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await background_task
         await gateway.drain()
         await publisher.close()
         await drain(control.get("nc"))  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from keyrelay.common.context import tenant_id_var
 from keyrelay.common.errors import InvalidArgument, PermissionDenied
-from keyrelay.router.domain.advice import recommendations
+from keyrelay.router.domain.advice import recommend, recommendations
 from keyrelay.router.domain.catalog import BudgetTier, Model
 from keyrelay.router.domain.messages import ChatMessage, ContentPart, Credential
 from keyrelay.router.domain.settings import TenantSettings
@@ -387,6 +387,35 @@ class RouterService(router_pb2_grpc.RouterServicer):
             totals=totals,
             recommendations=[router_pb2.CostRecommendation(**a) for a in advice],
         )
+
+    async def Benchmark(
+        self, request: router_pb2.BenchmarkRequest, context: Any
+    ) -> router_pb2.BenchmarkResponse:
+        if not request.prompt:
+            raise InvalidArgument("prompt is empty: send the prompt to run on every model")
+        call = CallRequest(
+            tenant_id=check_tenant(request.tenant_id),
+            messages=(ChatMessage("user", request.prompt),),
+            task=TASKS.get(request.task_type, "chat"),
+            access_key_id=request.access_key_id,
+            access_key_rate_limit=request.access_key_rate_limit,
+            max_tokens=request.max_tokens if request.HasField("max_tokens") else None,
+        )
+        results = await self._gw.benchmark(call, tuple(request.models))
+        pbs = []
+        for model_id, outcome, error, latency in results:
+            pb = router_pb2.BenchmarkResult(model=model_id, latency_ms=latency, error=error)
+            if outcome is not None:
+                pb.usage.CopyFrom(usage_pb(outcome))
+                pb.cost_usd, pb.cost_micros, pb.output = (
+                    outcome.cost_micros / 1_000_000,
+                    outcome.cost_micros,
+                    outcome.content,
+                )
+                pb.key_source = SOURCES.get(outcome.route.key.source if outcome.route.key else "", 0)
+            pbs.append(pb)
+        best, why = recommend([(r.model, r.latency_ms, r.cost_micros) for r in pbs if not r.error])
+        return router_pb2.BenchmarkResponse(results=pbs, recommended_model=best, recommendation=why)
 
     async def CheckKey(
         self, request: router_pb2.CheckKeyRequest, context: Any

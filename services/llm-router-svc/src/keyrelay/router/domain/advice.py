@@ -45,3 +45,18 @@ def recommendations(catalog: ModelCatalog, by_model: list[Any], days: int) -> li
                 }
             )
     return sorted(advice, key=lambda a: -a["estimated_monthly_savings_usd"])
+
+
+def recommend(results: list[tuple[str, float, int]]) -> tuple[str, str]:
+    """Pick from benchmark results (model, latency ms, cost micros): the cheapest model whose
+    latency is within 1.5x of the fastest; ties go to the faster one."""
+    if not results:
+        return "", "no model answered; see each result's error"
+    fastest = min(r[1] for r in results)
+    acceptable = [r for r in results if r[1] <= 1.5 * fastest]
+    model, latency, cost = min(acceptable, key=lambda r: (r[2], r[1]))
+    cheapest_overall = min(results, key=lambda r: r[2])
+    why = f"{model}: cheapest within 1.5x of the fastest ({latency:.0f} ms vs {fastest:.0f} ms)"
+    if cheapest_overall[0] != model:
+        why += f"; {cheapest_overall[0]} is cheaper but slower ({cheapest_overall[1]:.0f} ms)"
+    return model, why
