@@ -47,19 +47,20 @@ async def timed(call, count: int) -> list[float]:  # type: ignore[no-untyped-def
     return latencies
 
 
-async def rate(call, seconds: float, concurrency: int) -> float:  # type: ignore[no-untyped-def]
-    done = 0
+async def load(call, seconds: float, concurrency: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Calls/s and p50 latency (ms) with `concurrency` callers for `seconds`."""
+    latencies: list[float] = []
     deadline = time.perf_counter() + seconds
 
     async def worker() -> None:
-        nonlocal done
         while time.perf_counter() < deadline:
+            started = time.perf_counter()
             await call()
-            done += 1
+            latencies.append((time.perf_counter() - started) * 1000)
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return done / (time.perf_counter() - started)
+    return len(latencies) / (time.perf_counter() - started), statistics.median(latencies)
 
 
 async def main() -> None:
@@ -113,12 +114,15 @@ async def main() -> None:
                 for _ in range(200):
                     await through_router()
                 latencies = await timed(through_router, 1000)
-                throughput = await rate(through_router, args.seconds, args.concurrency)
+                rate_1, _ = await load(through_router, args.seconds, 1)
+                rate_n, p50_n = await load(through_router, args.seconds, args.concurrency)
         p50, p99 = statistics.median(latencies), statistics.quantiles(latencies, n=100)[98]
         print(f"upstream alone        p50 {upstream_p50:6.3f} ms")
         print(f"through the router    p50 {p50:6.3f} ms   p99 {p99:6.3f} ms")
         print(f"added by the gateway  p50 {p50 - upstream_p50:6.3f} ms")
-        print(f"throughput            {throughput:7.0f} calls/s at concurrency {args.concurrency}")
+        print(f"throughput            {rate_1:7.0f} calls/s at concurrency 1")
+        at_n = f"at concurrency {args.concurrency} (p50 {p50_n:.1f} ms)"
+        print(f"throughput            {rate_n:7.0f} calls/s {at_n}")
     finally:
         upstream.stop()
         shutil.rmtree(root, ignore_errors=True)
