@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from keyrelay.router.adapters.providers.base import ProviderAdapter, int_or_none, split_data_url
+from keyrelay.router.adapters.providers.base import ProviderAdapter, int_or_none, sampling, split_data_url
 from keyrelay.router.domain.messages import (
     ChatChunk,
     ChatMessage,
@@ -62,12 +62,7 @@ class AnthropicAdapter(ProviderAdapter):
         }
         if system:
             body["system"] = system
-        if req.temperature is not None:
-            body["temperature"] = req.temperature
-        if req.top_p is not None:
-            body["top_p"] = req.top_p
-        if req.stop:
-            body["stop_sequences"] = list(req.stop)
+        body.update(sampling(req, stop="stop_sequences"))  # max_tokens: set above, always
         if stream:
             body["stream"] = True
         return body

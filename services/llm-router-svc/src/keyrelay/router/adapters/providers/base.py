@@ -494,6 +494,27 @@ def parse_retry_after(headers: Mapping[str, str], payload: Any = None) -> float 
     return None
 
 
+def sampling(
+    req: ChatRequest,
+    *,
+    max_tokens: str = "max_tokens",
+    temperature: str = "temperature",
+    top_p: str = "top_p",
+    stop: str = "stop",
+) -> dict[str, Any]:
+    """The request's optional sampling settings under each provider's own field names."""
+    fields: dict[str, Any] = {}
+    if req.max_tokens is not None:
+        fields[max_tokens] = req.max_tokens
+    if req.temperature is not None:
+        fields[temperature] = req.temperature
+    if req.top_p is not None:
+        fields[top_p] = req.top_p
+    if req.stop:
+        fields[stop] = list(req.stop)
+    return fields
+
+
 def bearer_headers(cred: Credential) -> dict[str, str]:
     """`Authorization: Bearer`, left out when there is no key (self-hosted servers)."""
     return {"Authorization": f"Bearer {cred.api_key}"} if cred.api_key else {}

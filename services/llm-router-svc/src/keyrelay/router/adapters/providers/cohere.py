@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from keyrelay.router.adapters.providers.base import ProviderAdapter, bearer_headers, int_or_none
+from keyrelay.router.adapters.providers.base import ProviderAdapter, bearer_headers, int_or_none, sampling
 from keyrelay.router.domain.messages import (
     ChatChunk,
     ChatMessage,
@@ -50,14 +50,7 @@ class CohereAdapter(ProviderAdapter):
 
     def _body(self, req: ChatRequest, *, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {"model": req.model, "messages": [cohere_message(m) for m in req.messages]}
-        if req.max_tokens is not None:
-            body["max_tokens"] = req.max_tokens
-        if req.temperature is not None:
-            body["temperature"] = req.temperature
-        if req.top_p is not None:
-            body["p"] = req.top_p
-        if req.stop:
-            body["stop_sequences"] = list(req.stop)
+        body.update(sampling(req, top_p="p", stop="stop_sequences"))
         if stream:
             body["stream"] = True
         return body

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
-from keyrelay.router.adapters.providers.base import ProviderAdapter, int_or_none, split_data_url
+from keyrelay.router.adapters.providers.base import ProviderAdapter, int_or_none, sampling, split_data_url
 from keyrelay.router.domain.messages import (
     ChatChunk,
     ChatMessage,
@@ -79,15 +79,7 @@ class GeminiAdapter(ProviderAdapter):
         body: dict[str, Any] = {"contents": contents}
         if system:
             body["systemInstruction"] = {"parts": [{"text": system}]}
-        config: dict[str, Any] = {}
-        if req.max_tokens is not None:
-            config["maxOutputTokens"] = req.max_tokens
-        if req.temperature is not None:
-            config["temperature"] = req.temperature
-        if req.top_p is not None:
-            config["topP"] = req.top_p
-        if req.stop:
-            config["stopSequences"] = list(req.stop)
+        config = sampling(req, max_tokens="maxOutputTokens", top_p="topP", stop="stopSequences")
         if config:
             body["generationConfig"] = config
         return body

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from keyrelay.router.adapters.providers.base import ProviderAdapter, bearer_headers, int_or_none
+from keyrelay.router.adapters.providers.base import ProviderAdapter, bearer_headers, int_or_none, sampling
 from keyrelay.router.domain.messages import (
     ChatChunk,
     ChatMessage,
@@ -75,14 +75,7 @@ class OpenAICompatAdapter(ProviderAdapter):
 
     def _chat_body(self, req: ChatRequest, *, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {"model": req.model, "messages": [openai_message(m) for m in req.messages]}
-        if req.max_tokens is not None:
-            body["max_tokens"] = req.max_tokens
-        if req.temperature is not None:
-            body["temperature"] = req.temperature
-        if req.top_p is not None:
-            body["top_p"] = req.top_p
-        if req.stop:
-            body["stop"] = list(req.stop)
+        body.update(sampling(req))
         if stream:
             body["stream"] = True
             if self.name not in _NO_STREAM_OPTIONS:
