@@ -436,3 +436,20 @@ async def test_benchmark_runs_models_side_by_side_and_recommends_one(
     assert (
         reply.recommended_model in ("openai/gpt-4o-mini", "deepseek/deepseek-chat") and reply.recommendation
     )
+
+
+async def test_tenant_tokens_per_minute_limit_is_enforced(stack: RunningStack, fakes: Fakes) -> None:
+    tenant = "r-tpm"
+    await store_key(stack, tenant, "openai", fake_key())
+    await set_settings(stack, tenant, tokens_per_minute=150)
+    request = chat(tenant, model="openai/gpt-4o-mini", max_tokens=60)  # ~65 tokens counted per call
+    answered = 0
+    for _ in range(4):  # two fit in a minute; a third only if the minute turned meanwhile
+        try:
+            await router(stack, "Complete", request, tenant)
+            answered += 1
+        except grpc.aio.AioRpcError as err:
+            assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "150 tokens per minute" in err.details()
+            break
+    assert 2 <= answered <= 3
