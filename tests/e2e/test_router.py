@@ -406,12 +406,16 @@ async def test_access_key_rate_limit_is_enforced(stack: RunningStack, fakes: Fak
     tenant = "r-limits"
     await store_key(stack, tenant, "openai", fake_key())
     request = chat(tenant, model="openai/gpt-4o-mini", access_key_id="ak_limits", access_key_rate_limit=3)
-    for _ in range(3):
-        await router(stack, "Complete", request, tenant)
-    with pytest.raises(grpc.aio.AioRpcError) as limited:
-        await router(stack, "Complete", request, tenant)
-    assert limited.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert "3 requests per minute" in limited.value.details()
+    answered = 0
+    for _ in range(8):  # three fit in a minute; up to six if the minute turned meanwhile
+        try:
+            await router(stack, "Complete", request, tenant)
+            answered += 1
+        except grpc.aio.AioRpcError as err:
+            assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "3 requests per minute" in err.details()
+            break
+    assert 3 <= answered <= 6
 
 
 async def test_benchmark_runs_models_side_by_side_and_recommends_one(
