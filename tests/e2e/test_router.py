@@ -20,6 +20,7 @@ import grpc
 import httpx
 import nats
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from keyrelay.common.rpc import secure_channel
 from keyrelay.launcher.process import ManagedProcess, port_accepts
@@ -457,3 +458,37 @@ async def test_tenant_tokens_per_minute_limit_is_enforced(stack: RunningStack, f
             assert "150 tokens per minute" in err.details()
             break
     assert 2 <= answered <= 3
+
+
+async def test_analytics_group_the_ledger_and_recommend_cheaper_models(
+    stack: RunningStack, fakes: Fakes
+) -> None:
+    tenant = "r-analytics"
+    await store_key(stack, tenant, "openai", fake_key())
+    await set_settings(stack, tenant, budget_tier=common_pb2.BUDGET_TIER_HIGH)
+    long_prompt = " ".join(["word"] * 2000)
+    for _ in range(3):
+        await router(stack, "Complete", chat(tenant, long_prompt, model="openai/gpt-4o"), tenant)
+    await router(stack, "Complete", chat(tenant, model="openai/gpt-4o-mini"), tenant)
+    start = Timestamp()
+    start.GetCurrentTime()
+    start.seconds -= 3600
+    request = router_pb2.GetAnalyticsRequest(
+        tenant_id=tenant, start_time=start, group_by=router_pb2.ANALYTICS_GROUP_BY_MODEL
+    )
+    for _ in range(50):  # the ledger is written from usage events a moment later
+        reply = await router(stack, "GetAnalytics", request, tenant)
+        if reply.totals.requests == 4:
+            break
+        await asyncio.sleep(0.2)
+    buckets = {b.key: b for b in reply.buckets}
+    assert buckets["openai/gpt-4o"].requests == 3 and buckets["openai/gpt-4o-mini"].requests == 1
+    assert reply.totals.cost_micros == sum(b.cost_micros for b in reply.buckets) > 0
+    advice = [r for r in reply.recommendations if r.current_model == "openai/gpt-4o"]
+    assert advice and advice[0].estimated_monthly_savings_usd > 0
+    suggested = (
+        await router(
+            stack, "GetModel", router_pb2.GetModelRequest(model_id=advice[0].suggested_model), tenant
+        )
+    ).model
+    assert suggested.input_price_per_mtok < 2.5

@@ -11,7 +11,7 @@ from keyrelay.common.context import REQUEST_ID_HEADER, new_request_id, request_i
 from keyrelay.common.http_errors import install_error_handlers
 from keyrelay.portal.adapters.clients import Clients
 from keyrelay.portal.config import PortalSettings
-from keyrelay.portal.routes import operations
+from keyrelay.portal.routes import openai, operations
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -46,4 +46,5 @@ def create_app(settings: PortalSettings) -> FastAPI:
         return response
 
     app.include_router(operations.router)
+    app.include_router(openai.router)
     return app

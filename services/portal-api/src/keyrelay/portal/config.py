@@ -12,6 +12,10 @@ class PortalSettings(KeyrelaySettings):
     portal_port: int = 8001
     admin_token: str | None = None
     admin_token_file: Path | None = None
+    # Verified access keys are cached this long; NATS invalidation drops them sooner.
+    portal_access_key_cache_seconds: float = 10.0
+    # Deadline of one completion or embedding call through llm-router-svc (streams included).
+    portal_upstream_timeout_seconds: float = 300.0
 
     def platform_admin_token(self) -> str | None:
         if self.admin_token:

@@ -281,10 +281,12 @@ class RouterStore:
                 key.label("key"),
                 func.count().label("requests"),
                 func.count().filter(ledger.c.success.is_(False)).label("errors"),
-                func.coalesce(func.sum(ledger.c.prompt_tokens), 0).label("prompt_tokens"),
-                func.coalesce(func.sum(ledger.c.completion_tokens), 0).label("completion_tokens"),
-                func.coalesce(func.sum(ledger.c.cost_micros), 0).label("cost_micros"),
-                func.coalesce(func.avg(ledger.c.latency_ms), 0).label("avg_latency_ms"),
+                func.coalesce(func.sum(ledger.c.prompt_tokens), 0).cast(BigInteger).label("prompt_tokens"),
+                func.coalesce(func.sum(ledger.c.completion_tokens), 0)
+                .cast(BigInteger)
+                .label("completion_tokens"),
+                func.coalesce(func.sum(ledger.c.cost_micros), 0).cast(BigInteger).label("cost_micros"),
+                func.coalesce(func.avg(ledger.c.latency_ms), 0).cast(Float).label("avg_latency_ms"),
             )
             .where(
                 and_(ledger.c.tenant_id == tenant_id, ledger.c.created_at >= start, ledger.c.created_at < end)

@@ -15,7 +15,9 @@ from keyrelay.common.db import check_database, create_engine
 from keyrelay.common.errors import Unavailable
 from keyrelay.common.nats_helpers import connect, drain, ensure_streams
 from keyrelay.common.rpc import secure_channel
+from keyrelay.portal.adapters.access_keys import AccessKeyVerifier
 from keyrelay.portal.config import PortalSettings
+from keyrelay.portal.domain.auth import Authenticator
 from keyrelay.v1 import keyvault_pb2, keyvault_pb2_grpc, rag_pb2_grpc, router_pb2_grpc
 
 
@@ -24,6 +26,8 @@ class Clients:
     settings: PortalSettings
     channels: dict[str, grpc.aio.Channel]
     engine: AsyncEngine
+    access_keys: AccessKeyVerifier
+    authenticator: Authenticator
     nats: NATS | None = None
     _nats_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -49,7 +53,17 @@ class Clients:
         channels = {
             name: secure_channel(addr, settings.tls_path, "portal") for name, addr in addresses.items()
         }
-        return cls(settings=settings, channels=channels, engine=create_engine(settings.database_url))
+        access_keys = AccessKeyVerifier(
+            keyvault_pb2_grpc.KeyVaultStub(channels["keyvault"]).VerifyAccessKey,
+            ttl=settings.portal_access_key_cache_seconds,
+        )
+        return cls(
+            settings=settings,
+            channels=channels,
+            engine=create_engine(settings.database_url),
+            access_keys=access_keys,
+            authenticator=Authenticator(settings.platform_admin_token, access_keys.verify),
+        )
 
     def start(self) -> None:
         """Connect to NATS in the background: a NATS outage must not stop the portal starting;
@@ -57,7 +71,10 @@ class Clients:
         self._nats_task = asyncio.create_task(self._connect_nats(), name="portal-nats-connect")
 
     async def _connect_nats(self) -> None:
-        self.nats = await connect(self.settings.nats_url, "portal-api")
+        self.nats = await connect(
+            self.settings.nats_url, "portal-api", reconnected_cb=self.access_keys.on_reconnect
+        )
+        await self.access_keys.listen(self.nats)
         await ensure_streams(self.nats.jetstream())
 
     async def close(self) -> None:
