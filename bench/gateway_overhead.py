@@ -1,4 +1,5 @@
-"""What the gateway adds to a model call: llm-router-svc over gRPC against an instant upstream.
+"""What the gateway adds to a model call, against an instant upstream: llm-router-svc alone
+over gRPC, and the full path through portal-api.
 
     .venv/bin/python bench/gateway_overhead.py [--seconds 5] [--concurrency 32]
 
@@ -8,7 +9,9 @@ that answers at once, stores a tenant key, then measures:
 - Complete through the router (mTLS gRPC, tenant key from keyvault-svc, cost accounting,
   budget reservation and settlement in Postgres, a usage event on NATS): p50 at
   concurrency 1 and calls/s at the given concurrency.
-The added latency is the difference of the two p50s. Everything shares the machine's cores.
+- the full path: `POST /v1/chat/completions` on the portal with a tenant access key (HTTP,
+  access-key verification, then the router path above): p50 and calls/s likewise.
+The added latency is the difference of the p50s. Everything shares the machine's cores.
 """
 
 from __future__ import annotations
@@ -83,8 +86,13 @@ async def main() -> None:
         with RunningStack(root / "data", env=env) as stack:
             key = "sk-" + secrets.token_hex(24)
             async with secure_channel(stack.grpc_addr("keyvault"), stack.tls_dir, "portal") as channel:
+                vault = keyvault_pb2_grpc.KeyVaultStub(channel)
                 put = keyvault_pb2.PutKeyRequest(tenant_id=TENANT, service_id="openai", value=key)
-                await keyvault_pb2_grpc.KeyVaultStub(channel).PutKey(put, metadata=META, timeout=10)
+                await vault.PutKey(put, metadata=META, timeout=10)
+                issue = keyvault_pb2.IssueAccessKeyRequest(
+                    tenant_id=TENANT, name="bench", role=keyvault_pb2.ACCESS_KEY_ROLE_FULL_ACCESS
+                )
+                access_key = (await vault.IssueAccessKey(issue, metadata=META, timeout=10)).key
 
             body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": PROMPT}]}
             async with aiohttp.ClientSession() as http:
@@ -116,6 +124,24 @@ async def main() -> None:
                 latencies = await timed(through_router, 1000)
                 rate_1, _ = await load(through_router, args.seconds, 1)
                 rate_n, p50_n = await load(through_router, args.seconds, args.concurrency)
+
+            # The full path: HTTP to the portal with the tenant's access key, OpenAI format.
+            openai_body = {**body, "model": "openai/gpt-4o-mini", "max_tokens": 20}
+            portal = f"{stack.portal_url}/v1/chat/completions"
+            connector = aiohttp.TCPConnector(limit=args.concurrency)
+            async with aiohttp.ClientSession(connector=connector) as http:
+                auth = {"Authorization": f"Bearer {access_key}"}
+
+                async def through_portal() -> None:
+                    async with http.post(portal, json=openai_body, headers=auth) as r:
+                        await r.read()
+                        assert r.status == 200, r.status
+
+                for _ in range(200):
+                    await through_portal()
+                portal_latencies = await timed(through_portal, 1000)
+                portal_rate_1, _ = await load(through_portal, args.seconds, 1)
+                portal_rate_n, portal_p50_n = await load(through_portal, args.seconds, args.concurrency)
         p50, p99 = statistics.median(latencies), statistics.quantiles(latencies, n=100)[98]
         print(f"upstream alone        p50 {upstream_p50:6.3f} ms")
         print(f"through the router    p50 {p50:6.3f} ms   p99 {p99:6.3f} ms")
@@ -123,6 +149,12 @@ async def main() -> None:
         print(f"throughput            {rate_1:7.0f} calls/s at concurrency 1")
         at_n = f"at concurrency {args.concurrency} (p50 {p50_n:.1f} ms)"
         print(f"throughput            {rate_n:7.0f} calls/s {at_n}")
+        portal_p50 = statistics.median(portal_latencies)
+        print(f"through the portal    p50 {portal_p50:6.3f} ms   (HTTP, access key, then the router path)")
+        print(f"added by the gateway  p50 {portal_p50 - upstream_p50:6.3f} ms (full path)")
+        print(f"throughput            {portal_rate_1:7.0f} calls/s at concurrency 1")
+        at_n = f"at concurrency {args.concurrency} (p50 {portal_p50_n:.1f} ms)"
+        print(f"throughput            {portal_rate_n:7.0f} calls/s {at_n}")
     finally:
         upstream.stop()
         shutil.rmtree(root, ignore_errors=True)

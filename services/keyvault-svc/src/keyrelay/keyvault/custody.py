@@ -380,7 +380,7 @@ class Custody:
     async def resolve(
         self, tenant_id: str, service_id: str, key_type: str, purpose: str, allow_platform: bool
     ) -> Resolved:
-        resource = {"service_id": service_id, "key_type": key_type, "purpose": purpose[:64]}
+        resource = {"service_id": service_id, "key_type": key_type or "production", "purpose": purpose[:64]}
         try:
             self._check_tenant(tenant_id)
             check_id("service_id", service_id)
@@ -649,7 +649,7 @@ class Custody:
             return record
 
         return await self._audited(
-            "access_key.revoked", tenant_id, {"key_id": key_id, "reason": reason}, work
+            "access_key.revoked", tenant_id, {"key_id": key_id, "reason": reason[:200]}, work
         )
 
     # -- tenants ---------------------------------------------------------------------------

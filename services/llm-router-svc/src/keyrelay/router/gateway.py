@@ -4,7 +4,8 @@ For each call: rate limits, a route plan, then for each candidate in order: its 
 (ResolveKey, cached), its circuit breaker, a budget reservation of its maximum cost, the
 provider call. Connection errors, timeouts, 429 and 5xx move on to the next candidate;
 request errors do not. A stream is never retried once its first chunk has gone out. Every
-call, answered or not, settles its reservation and leaves one usage event on NATS.
+provider attempt, answered or not, settles its reservation and leaves one usage event on
+NATS; requests refused before any provider is called (limits, budget, no key) leave none.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from keyrelay.common.errors import (
     KeyrelayError,
     NotFound,
     RateLimited,
+    Unavailable,
     UpstreamError,
 )
 from keyrelay.common.events import usage_event
-from keyrelay.common.nats_helpers import EventPublisher
+from keyrelay.common.nats_helpers import EventNotRecorded, EventPublisher
 from keyrelay.router.adapters.keys import KeyResolver, ResolvedKey
 from keyrelay.router.adapters.providers.base import ProviderAdapter
 from keyrelay.router.adapters.store import RouterStore
@@ -268,6 +270,11 @@ class Gateway:
             raise InvalidArgument("messages is empty: send at least one message")
         if req.max_tokens is not None and req.max_tokens <= 0:
             raise InvalidArgument("max_tokens must be positive")
+        if not self.publisher.can_record():
+            raise Unavailable(
+                "usage cannot be recorded (NATS unreachable and the local event spool unusable), so "
+                "no provider is called; check NATS and the spool directory"
+            )
         settings = await self.settings(req.tenant_id)
         now = datetime.now(UTC)
         if req.access_key_rate_limit > 0:
@@ -470,7 +477,11 @@ class Gateway:
             "error_type": error_type,
             "attempts": len(route.attempts),
         }
-        self.publisher.submit(usage_event(SOURCE, req.tenant_id, data, request_id_var.get()))
+        try:
+            self.publisher.submit(usage_event(SOURCE, req.tenant_id, data, request_id_var.get()))
+        except EventNotRecorded:
+            # The provider was already called and the budget settled: the caller gets the answer.
+            log.error("usage event %s could not be recorded (NATS and spool both unavailable)", call_id)
 
     # -- helpers ---------------------------------------------------------------------------
 
