@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyrelay.common.context import REQUEST_ID_HEADER, new_request_id, request_id_var
 from keyrelay.common.http_errors import install_error_handlers
+from keyrelay.portal.adapters.audit_log import AuditProjector
 from keyrelay.portal.adapters.clients import Clients
 from keyrelay.portal.config import PortalSettings
-from keyrelay.portal.routes import openai, operations
+from keyrelay.portal.routes import admin, audit, keys, openai, operations, tenant
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -21,30 +24,55 @@ SECURITY_HEADERS = {
 }
 
 
+class RequestContext:
+    """Request id (taken from X-Request-ID or new) for logs, gRPC metadata and events, echoed
+    on the response with the security headers. Plain ASGI: Starlette's BaseHTTPMiddleware
+    runs the app in another task and costs measurably more per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
+        request_id = (sent or new_request_id())[:128]
+        request_id_var.set(request_id)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(settings: PortalSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Clients]]:
         clients = Clients.create(settings)
         clients.start()
+        projector = AuditProjector(clients)  # creates its schema, then consumes once NATS is up
+        projector.start()
         try:
             yield {"clients": clients}
         finally:
+            await projector.stop()
             await clients.close()
 
     app = FastAPI(title="keyrelay portal API", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request_id = request.headers.get(REQUEST_ID_HEADER) or new_request_id()
-        request_id_var.set(request_id[:128])
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request_id_var.get() or request_id
-        response.headers.update(SECURITY_HEADERS)
-        return response
-
+    app.add_middleware(RequestContext)
     app.include_router(operations.router)
     app.include_router(openai.router)
+    app.include_router(keys.portal)
+    app.include_router(keys.byok)
+    app.include_router(tenant.router)
+    app.include_router(admin.router)
+    app.include_router(audit.router)
     return app
