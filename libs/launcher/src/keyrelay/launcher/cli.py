@@ -10,13 +10,14 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from keyrelay.launcher.admin import add_admin_commands, common_options
 from keyrelay.launcher.process import LaunchError
 from keyrelay.launcher.stack import Stack, StackConfig
 
 
 def _up(args: argparse.Namespace) -> int:
     config = StackConfig.from_env(
-        Path(args.data_dir).resolve(),
+        Path(getattr(args, "data_dir", None) or ".keyrelay").resolve(),
         portal_port=args.portal_port,
         grpc_base_port=args.grpc_base_port,
         infra_base_port=args.infra_base_port,
@@ -62,10 +63,18 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="keyrelay", description="keyrelay: multi-tenant BYOK AI platform")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="keyrelay",
+        description="keyrelay: multi-tenant BYOK AI platform. 'keyrelay up' starts the stack; the other "
+        "commands administer a running one over the portal API.",
+        parents=[common_options()],
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up = sub.add_parser("up", help="start the whole stack in the foreground (Ctrl-C stops it)")
-    up.add_argument("--data-dir", default=".keyrelay", help="where everything persists (default ./.keyrelay)")
+    # SUPPRESS: `keyrelay --data-dir X up` (the global option) is not overridden by a default here.
+    up.add_argument(
+        "--data-dir", default=argparse.SUPPRESS, help="where everything persists (default ./.keyrelay)"
+    )
     up.add_argument("--portal-port", type=int, default=8001, help="portal HTTP port (default 8001)")
     up.add_argument(
         "--grpc-base-port",
@@ -80,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="OpenBao (+1 cluster), NATS (+2), Postgres (+3) (default 18200)",
     )
     up.set_defaults(func=_up)
+    add_admin_commands(sub)
     return parser
 
 

@@ -13,8 +13,9 @@ from keyrelay.common.context import REQUEST_ID_HEADER, new_request_id, request_i
 from keyrelay.common.http_errors import install_error_handlers
 from keyrelay.portal.adapters.audit_log import AuditProjector
 from keyrelay.portal.adapters.clients import Clients
+from keyrelay.portal.adapters.metrics import install_metrics
 from keyrelay.portal.config import PortalSettings
-from keyrelay.portal.routes import admin, audit, keys, openai, operations, tenant
+from keyrelay.portal.routes import admin, audit, keys, models, openai, operations, tenant
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -68,6 +69,7 @@ def create_app(settings: PortalSettings) -> FastAPI:
     install_error_handlers(app)
 
     app.add_middleware(RequestContext)
+    install_metrics(app)  # outermost: times RequestContext too; GET /metrics reads app.state.metrics
     app.include_router(operations.router)
     app.include_router(openai.router)
     app.include_router(keys.portal)
@@ -75,4 +77,7 @@ def create_app(settings: PortalSettings) -> FastAPI:
     app.include_router(tenant.router)
     app.include_router(admin.router)
     app.include_router(audit.router)
+    app.include_router(models.openrouter)
+    app.include_router(models.ai)
+    app.include_router(models.portal_usage)
     return app

@@ -18,6 +18,7 @@ from keyrelay.common.rpc import secure_channel
 from keyrelay.portal.adapters.access_keys import AccessKeyVerifier
 from keyrelay.portal.config import PortalSettings
 from keyrelay.portal.domain.auth import Authenticator
+from keyrelay.portal.domain.jwt_auth import JwtVerifier
 from keyrelay.v1 import keyvault_pb2, keyvault_pb2_grpc, rag_pb2_grpc, router_pb2_grpc
 
 
@@ -62,7 +63,11 @@ class Clients:
             channels=channels,
             engine=create_engine(settings.database_url),
             access_keys=access_keys,
-            authenticator=Authenticator(settings.platform_admin_token, access_keys.verify),
+            authenticator=Authenticator(
+                settings.platform_admin_token,
+                access_keys.verify,
+                verify_jwt=jwt.verify if (jwt := JwtVerifier.from_settings(settings)) else None,
+            ),
         )
 
     def start(self) -> None:

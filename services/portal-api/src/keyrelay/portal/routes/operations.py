@@ -1,10 +1,12 @@
-"""Operations endpoints: liveness, readiness (every service and piece of infrastructure)."""
+"""Operations endpoints: liveness, readiness (every service and piece of infrastructure),
+Prometheus metrics."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
 
+from keyrelay.common.errors import NotFound
 from keyrelay.common.lifecycle import run_checks
 from keyrelay.portal.deps import ClientsDep
 
@@ -34,3 +36,14 @@ async def readyz(clients: ClientsDep) -> JSONResponse:
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503
     )
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    """Prometheus text format: requests and latencies by route template, upstream errors.
+    Open (no credentials): it carries no tenant ids, key ids or secrets."""
+    registered = getattr(request.app.state, "metrics", None)
+    if registered is None:
+        raise NotFound("metrics are not enabled in this app")
+    body, content_type = registered.render()
+    return Response(body, media_type=content_type)
