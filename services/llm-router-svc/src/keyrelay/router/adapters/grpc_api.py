@@ -268,8 +268,8 @@ class RouterService(router_pb2_grpc.RouterServicer):
         pb = request.settings
         if pb.budget_tier and pb.budget_tier not in ENUM_TIER:
             raise InvalidArgument("budget_tier is not a known tier")
-        if pb.HasField("max_monthly_cost_usd") and pb.max_monthly_cost_usd < 0:
-            raise InvalidArgument("max_monthly_cost_usd must be 0 or more")
+        if pb.HasField("max_monthly_cost_usd") and not 0 <= pb.max_monthly_cost_usd <= 1_000_000_000:
+            raise InvalidArgument("max_monthly_cost_usd must be between 0 and 1,000,000,000")
         settings = TenantSettings(
             tenant_id=check_tenant(pb.tenant_id),
             budget_tier=ENUM_TIER.get(pb.budget_tier, BudgetTier.MEDIUM),

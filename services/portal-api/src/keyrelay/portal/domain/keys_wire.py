@@ -169,7 +169,7 @@ class SettingsBody(BaseModel):
     budget_tier: BudgetTier | None = None
     preferred_providers: list[str] | None = Field(default=None, max_length=50)
     fallback_providers: list[str] | None = Field(default=None, max_length=50)
-    max_monthly_cost: float | None = Field(default=None, ge=0)
+    max_monthly_cost: float | None = Field(default=None, ge=0, le=1_000_000_000)
     on_budget_exceeded: Literal["reject", "downgrade"] | None = None
     allow_platform_fallback: bool | None = None
     region: str | None = Field(default=None, max_length=32)

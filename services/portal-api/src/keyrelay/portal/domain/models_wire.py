@@ -21,6 +21,7 @@ from keyrelay.portal.domain.auth import Caller
 from keyrelay.portal.domain.keys_wire import timestamp
 from keyrelay.portal.domain.openai_wire import (
     DONE,
+    MAX_OUTPUT_TOKENS,
     MessageIn,
     chat_message,
     error_event,
@@ -93,7 +94,7 @@ def _known_task(value: str | None) -> str | None:
 
 class _Inference(BaseModel):
     task_type: str | None = Field(default=None, max_length=32)
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_OUTPUT_TOKENS)
     temperature: float | None = Field(default=None, ge=0, le=2)
     stream: bool = False
 
@@ -136,7 +137,7 @@ class BenchmarkBody(BaseModel):
 
     prompt: str = Field(min_length=1, max_length=100_000)
     models: list[str] = Field(default_factory=list, max_length=10)
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_OUTPUT_TOKENS)
     task_type: str | None = Field(default=None, max_length=32)
 
     @field_validator("task_type")

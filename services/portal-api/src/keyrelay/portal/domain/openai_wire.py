@@ -20,6 +20,10 @@ from keyrelay.common.errors import InvalidArgument, KeyrelayError, UpstreamError
 from keyrelay.portal.domain.auth import Caller
 from keyrelay.v1 import common_pb2, router_pb2
 
+# Output limit a request may ask for: above every model's maximum, within the int32 the
+# router's proto carries.
+MAX_OUTPUT_TOKENS = 1_000_000
+
 DONE = "data: [DONE]\n\n"
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
 _KEY_SOURCES = {
@@ -61,8 +65,8 @@ class StreamOptions(BaseModel):
 class ChatCompletionBody(BaseModel):
     model: str = "auto"
     messages: list[MessageIn] = Field(min_length=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_OUTPUT_TOKENS)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_OUTPUT_TOKENS)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
     stop: str | list[str] | None = None
@@ -78,7 +82,7 @@ class ChatCompletionBody(BaseModel):
 class EmbeddingsBody(BaseModel):
     input: str | list[str]
     model: str = "auto"
-    dimensions: int | None = Field(default=None, ge=1)
+    dimensions: int | None = Field(default=None, ge=1, le=65_536)
     encoding_format: Literal["float", "base64"] = "float"
 
 

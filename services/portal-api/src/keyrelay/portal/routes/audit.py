@@ -37,7 +37,7 @@ def _cursor(cursor: str | None) -> int:
 async def list_audit(
     caller: ReaderDep,
     clients: ClientsDep,
-    action: Annotated[str | None, Query(max_length=128)] = None,
+    action: Annotated[str | None, Query(max_length=128, pattern=r"^[a-z0-9_.-]+$")] = None,
     outcome: Literal["success", "denied", "error"] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
