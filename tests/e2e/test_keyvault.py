@@ -11,6 +11,7 @@ import asyncio
 import json
 import secrets
 import shutil
+import sys
 import tempfile
 import time
 import uuid
@@ -281,7 +282,7 @@ async def test_revocation_reaches_another_replica_through_nats(stack: RunningSta
     port = free_port_block(1, 24000, 28000)
     replica = ManagedProcess(
         "keyvault-2",
-        [__import__("sys").executable, "-m", "keyrelay.keyvault.main"],
+        [sys.executable, "-m", "keyrelay.keyvault.main"],
         stack.data_dir / "logs" / "keyvault-2.log",
         env=stack.service_env(
             KEYRELAY_KEYVAULT_LISTEN=f"127.0.0.1:{port}",
@@ -436,7 +437,7 @@ async def test_operation_is_refused_when_its_audit_event_cannot_be_recorded(stac
     (data_dir / "spool").write_text("a file where the spool directory should be")
     replica = ManagedProcess(
         "keyvault-blind",
-        [__import__("sys").executable, "-m", "keyrelay.keyvault.main"],
+        [sys.executable, "-m", "keyrelay.keyvault.main"],
         stack.data_dir / "logs" / "keyvault-blind.log",
         env=stack.service_env(
             KEYRELAY_KEYVAULT_LISTEN=f"127.0.0.1:{port}",
