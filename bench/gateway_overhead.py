@@ -12,6 +12,11 @@ that answers at once, stores a tenant key, then measures:
 - the full path: `POST /v1/chat/completions` on the portal with a tenant access key (HTTP,
   access-key verification, then the router path above): p50 and calls/s likewise.
 The added latency is the difference of the p50s. Everything shares the machine's cores.
+
+With --litellm, LiteLLM proxy 1.100.5 (2 workers, own venv in .bench/, installed on first
+use) is then measured in the same run against the same upstream with the same client, once
+the stack has stopped, and compared with the full path (SPEC §10: ≥ 5x its calls/s at
+concurrency 32).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import litellm_proxy  # noqa: E402
 from keyrelay.common.rpc import secure_channel  # noqa: E402
 from keyrelay.launcher.process import ManagedProcess, port_accepts  # noqa: E402
 from keyrelay.v1 import keyvault_pb2, keyvault_pb2_grpc, router_pb2, router_pb2_grpc  # noqa: E402
@@ -66,11 +72,61 @@ async def load(call, seconds: float, concurrency: int) -> tuple[float, float]:  
     return len(latencies) / (time.perf_counter() - started), statistics.median(latencies)
 
 
+# Sequential latencies (ms), calls/s at concurrency 1 and at the given one, p50 at the given one.
+Measured = tuple[list[float], float, float, float]
+
+
+async def measure_http(
+    url: str, body: dict, headers: dict[str, str], seconds: float, concurrency: int
+) -> Measured:
+    """`POST url` with a JSON body, which must answer 200, after 200 warm-up calls."""
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def call() -> None:
+            async with http.post(url, json=body, headers=headers) as r:
+                await r.read()
+                assert r.status == 200, r.status
+
+        for _ in range(200):
+            await call()
+        latencies = await timed(call, 1000)
+        rate_1, _ = await load(call, seconds, 1)
+        rate_n, p50_n = await load(call, seconds, concurrency)
+    return latencies, rate_1, rate_n, p50_n
+
+
+def print_comparison(keyrelay: Measured, litellm: Measured, concurrency: int) -> None:
+    """LiteLLM's figures, then side by side with keyrelay's full path."""
+    litellm_latencies, litellm_rate_1, litellm_rate_n, litellm_p50_n = litellm
+    litellm_p50 = statistics.median(litellm_latencies)
+    print(f"LiteLLM proxy         p50 {litellm_p50:6.3f} ms   ({litellm_proxy.VERSION}, 2 workers)")
+    print(f"throughput            {litellm_rate_1:7.0f} calls/s at concurrency 1")
+    at_n = f"at concurrency {concurrency} (p50 {litellm_p50_n:.1f} ms)"
+    print(f"throughput            {litellm_rate_n:7.0f} calls/s {at_n}")
+    keyrelay_latencies, keyrelay_rate_1, keyrelay_rate_n, _ = keyrelay
+    keyrelay_p50 = statistics.median(keyrelay_latencies)
+    print()
+    print(f"{'keyrelay (full path) vs LiteLLM':34}{'keyrelay':>12}{'LiteLLM':>12}")
+    print(f"{'p50 at concurrency 1':34}{keyrelay_p50:9.3f} ms{litellm_p50:9.3f} ms")
+    print(f"{'calls/s at concurrency 1':34}{keyrelay_rate_1:12.0f}{litellm_rate_1:12.0f}")
+    print(f"{f'calls/s at concurrency {concurrency}':34}{keyrelay_rate_n:12.0f}{litellm_rate_n:12.0f}")
+    ratio = keyrelay_rate_n / litellm_rate_n
+    print(f"keyrelay/LiteLLM calls/s at concurrency {concurrency}: {ratio:.2f}x (SPEC target >= 5x)")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--litellm",
+        action="store_true",
+        help=f"also measure LiteLLM proxy {litellm_proxy.VERSION} (installs it on first use)",
+    )
     args = parser.parse_args()
+    if args.litellm:
+        litellm_proxy.ensure_installed()  # before anything starts: the first install takes a while
     root = Path(tempfile.mkdtemp(prefix="keyrelay-bench-"))
     port = free_port_block(1, 20000, 24000)
     upstream = ManagedProcess(
@@ -128,20 +184,17 @@ async def main() -> None:
             # The full path: HTTP to the portal with the tenant's access key, OpenAI format.
             openai_body = {**body, "model": "openai/gpt-4o-mini", "max_tokens": 20}
             portal = f"{stack.portal_url}/v1/chat/completions"
-            connector = aiohttp.TCPConnector(limit=args.concurrency)
-            async with aiohttp.ClientSession(connector=connector) as http:
-                auth = {"Authorization": f"Bearer {access_key}"}
+            auth = {"Authorization": f"Bearer {access_key}"}
+            full_path = await measure_http(portal, openai_body, auth, args.seconds, args.concurrency)
 
-                async def through_portal() -> None:
-                    async with http.post(portal, json=openai_body, headers=auth) as r:
-                        await r.read()
-                        assert r.status == 200, r.status
-
-                for _ in range(200):
-                    await through_portal()
-                portal_latencies = await timed(through_portal, 1000)
-                portal_rate_1, _ = await load(through_portal, args.seconds, 1)
-                portal_rate_n, portal_p50_n = await load(through_portal, args.seconds, args.concurrency)
+        # LiteLLM once the stack has stopped, with the same upstream, body (its model name) and client.
+        litellm = None
+        if args.litellm:
+            with litellm_proxy.running(base, root / "litellm") as litellm_url:
+                litellm_body = {**openai_body, "model": "gpt-4o-mini"}
+                litellm = await measure_http(
+                    f"{litellm_url}/v1/chat/completions", litellm_body, {}, args.seconds, args.concurrency
+                )
         p50, p99 = statistics.median(latencies), statistics.quantiles(latencies, n=100)[98]
         print(f"upstream alone        p50 {upstream_p50:6.3f} ms")
         print(f"through the router    p50 {p50:6.3f} ms   p99 {p99:6.3f} ms")
@@ -149,12 +202,17 @@ async def main() -> None:
         print(f"throughput            {rate_1:7.0f} calls/s at concurrency 1")
         at_n = f"at concurrency {args.concurrency} (p50 {p50_n:.1f} ms)"
         print(f"throughput            {rate_n:7.0f} calls/s {at_n}")
+        portal_latencies, portal_rate_1, portal_rate_n, portal_p50_n = full_path
         portal_p50 = statistics.median(portal_latencies)
         print(f"through the portal    p50 {portal_p50:6.3f} ms   (HTTP, access key, then the router path)")
         print(f"added by the gateway  p50 {portal_p50 - upstream_p50:6.3f} ms (full path)")
         print(f"throughput            {portal_rate_1:7.0f} calls/s at concurrency 1")
         at_n = f"at concurrency {args.concurrency} (p50 {portal_p50_n:.1f} ms)"
         print(f"throughput            {portal_rate_n:7.0f} calls/s {at_n}")
+        if litellm is None:
+            print("LiteLLM comparison skipped (run with --litellm; the first run installs it in .bench/)")
+        else:
+            print_comparison(full_path, litellm, args.concurrency)
     finally:
         upstream.stop()
         shutil.rmtree(root, ignore_errors=True)
