@@ -8,18 +8,15 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from keyrelay.launcher.process import ManagedProcess, port_accepts
-from tests.e2e.harness import RunningStack, free_port_block
+from tests.e2e.harness import RunningStack
+from tests.e2e.providers import running_fakes, stack_with_fakes
 
 pytestmark = pytest.mark.e2e
 
@@ -29,26 +26,9 @@ MODEL = "openai/gpt-4o-mini"
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[RunningStack]:
-    """The stack, its OpenAI pointed at the fake providers process."""
-    root = Path(tempfile.mkdtemp(prefix="keyrelay-e2e-cli-"))
-    port = free_port_block(1, 20000, 24000)
-    fakes = ManagedProcess(
-        "fake-providers",
-        [sys.executable, "-m", "keyrelay.common.testing.fake_providers", "--port", str(port)],
-        root / "fakes.log",
-    )
-    fakes.start()
-    try:
-        fakes.wait_until(lambda: port_accepts(port), 30, "listening")
-        env = {
-            "KEYRELAY_PROVIDER_OPENAI_BASE_URL": f"http://127.0.0.1:{port}/openai/v1",
-            "KEYRELAY_ROUTER_TIMEOUT_SECONDS": "5",
-        }
-        with RunningStack(root / "data", env=env) as running:
-            yield running
-    finally:
-        fakes.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    """The stack, its providers pointed at the fake providers process."""
+    with running_fakes() as fakes, stack_with_fakes(fakes, "keyrelay-e2e-cli-") as running:
+        yield running
 
 
 def cli(

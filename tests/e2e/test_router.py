@@ -9,15 +9,11 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import grpc
-import httpx
 import nats
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -26,70 +22,21 @@ from keyrelay.common.rpc import secure_channel
 from keyrelay.launcher.process import ManagedProcess, port_accepts
 from keyrelay.v1 import common_pb2, keyvault_pb2, keyvault_pb2_grpc, router_pb2, router_pb2_grpc
 from tests.e2e.harness import RunningStack, free_port_block
+from tests.e2e.providers import PROVIDERS, Fakes, running_fakes, stack_with_fakes
 
 pytestmark = pytest.mark.e2e
-
-PROVIDERS = (
-    "openai",
-    "anthropic",
-    "gemini",
-    "cohere",
-    "mistral",
-    "deepseek",
-    "openrouter",
-    "groq",
-    "together",
-)
-
-
-class Fakes:
-    def __init__(self, base: str) -> None:
-        self.base = base
-
-    def url(self, provider: str) -> str:
-        return {
-            "anthropic": f"{self.base}/anthropic",
-            "gemini": f"{self.base}/gemini",
-            "cohere": f"{self.base}/cohere",
-            "azure-openai": f"{self.base}/azure",
-        }.get(provider, f"{self.base}/{provider}/v1")
-
-    def script(self, provider: str, *behaviours: dict[str, Any]) -> None:
-        httpx.post(
-            f"{self.base}/_control/script", json={"provider": provider, "behaviours": list(behaviours)}
-        ).raise_for_status()
-
-    def requests(self, provider: str) -> list[dict[str, Any]]:
-        return [r for r in httpx.get(f"{self.base}/_control/requests").json() if r["provider"] == provider]
-
-    def reset(self) -> None:
-        httpx.post(f"{self.base}/_control/reset").raise_for_status()
 
 
 @pytest.fixture(scope="module")
 def fakes() -> Iterator[Fakes]:
-    root = Path(tempfile.mkdtemp(prefix="keyrelay-fakes-"))
-    port = free_port_block(1, 20000, 24000)
-    process = ManagedProcess(
-        "fake-providers",
-        [sys.executable, "-m", "keyrelay.common.testing.fake_providers", "--port", str(port)],
-        root / "fakes.log",
-    )
-    process.start()
-    process.wait_until(lambda: port_accepts(port), 30, "listening")
-    yield Fakes(f"http://127.0.0.1:{port}")
-    process.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    with running_fakes() as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def stack(fakes: Fakes) -> Iterator[RunningStack]:
-    root = Path(tempfile.mkdtemp(prefix="keyrelay-e2e-router-"))
-    env = {f"KEYRELAY_PROVIDER_{p.upper().replace('-', '_')}_BASE_URL": fakes.url(p) for p in PROVIDERS}
-    env.update(KEYRELAY_ROUTER_TIMEOUT_SECONDS="2", KEYRELAY_ROUTER_FIRST_BYTE_TIMEOUT_SECONDS="2")
-    with RunningStack(root / "data", env=env) as running:
+    with stack_with_fakes(fakes, "keyrelay-e2e-router-") as running:
         yield running
-    shutil.rmtree(root, ignore_errors=True)
 
 
 PREFIXES = {"anthropic": "sk-ant-api03-", "groq": "gsk_", "openrouter": "sk-or-v1-"}
