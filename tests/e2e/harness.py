@@ -16,10 +16,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from keyrelay.launcher.stack import SERVICES
+from keyrelay.launcher.process import ManagedProcess, port_accepts
+from keyrelay.launcher.stack import SERVICE_MODULES, SERVICES
 
 READY_TIMEOUT = 120.0
 
@@ -143,6 +146,29 @@ class RunningStack:
     @property
     def nats_url(self) -> str:
         return f"nats://127.0.0.1:{self.infra_base_port + 2}"
+
+    @contextmanager
+    def replica(self, service: str, name: str, **env: str) -> Iterator[str]:
+        """Another replica of `service` (keyvault, router, rag, portal) on a free port, on this
+        stack's infrastructure, until the block ends; yields its address (host:port)."""
+        port = free_port_block(1, 24000, 28000)
+        listen = (
+            {"KEYRELAY_PORTAL_PORT": str(port)}
+            if service == "portal"
+            else {f"KEYRELAY_{service.upper()}_LISTEN": f"127.0.0.1:{port}"}
+        )
+        process = ManagedProcess(
+            name,
+            [sys.executable, "-m", SERVICE_MODULES[service]],
+            self.data_dir / "logs" / f"{name}.log",
+            env=self.service_env(**listen, KEYRELAY_REPLICA_ID=name, **env),
+        )
+        process.start()
+        try:
+            process.wait_until(lambda: port_accepts(port), 30, "listening")
+            yield f"127.0.0.1:{port}"
+        finally:
+            process.stop()
 
     def vault_init(self) -> dict[str, object]:
         """Unseal key and root token, as the launcher keeps them (tests seal and unseal)."""

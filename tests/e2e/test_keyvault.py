@@ -279,21 +279,7 @@ async def test_resolving_while_rotating_sees_only_old_or_new_values(stack: Runni
 
 
 async def test_revocation_reaches_another_replica_through_nats(stack: RunningStack) -> None:
-    port = free_port_block(1, 24000, 28000)
-    replica = ManagedProcess(
-        "keyvault-2",
-        [sys.executable, "-m", "keyrelay.keyvault.main"],
-        stack.data_dir / "logs" / "keyvault-2.log",
-        env=stack.service_env(
-            KEYRELAY_KEYVAULT_LISTEN=f"127.0.0.1:{port}",
-            KEYRELAY_REPLICA_ID="2",
-            KEYRELAY_KEYVAULT_CACHE_TTL_SECONDS="60",
-        ),
-    )
-    replica.start()
-    try:
-        replica.wait_until(lambda: port_accepts(port), 30, "listening")
-        other = f"127.0.0.1:{port}"
+    with stack.replica("keyvault", "keyvault-2", KEYRELAY_KEYVAULT_CACHE_TTL_SECONDS="60") as other:
         key = await put(stack, "replicas", fake_openai_key())
         await resolve(stack, "replicas", address=other)  # now cached in the other replica (TTL 60 s)
         await asyncio.sleep(0.5)  # let its invalidation subscription settle
@@ -312,8 +298,6 @@ async def test_revocation_reaches_another_replica_through_nats(stack: RunningSta
                 break
             assert time.monotonic() - revoked_at < 10, "the other replica kept serving a revoked key"
         print(f"revocation reached the other replica after {1000 * (time.monotonic() - revoked_at):.1f} ms")
-    finally:
-        replica.stop()
 
 
 # -- access keys and platform secrets ------------------------------------------------------

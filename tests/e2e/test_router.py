@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,10 +18,9 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from keyrelay.common.rpc import secure_channel
-from keyrelay.launcher.process import ManagedProcess, port_accepts
 from keyrelay.v1 import common_pb2, keyvault_pb2, keyvault_pb2_grpc, router_pb2, router_pb2_grpc
-from tests.e2e.harness import RunningStack, free_port_block
-from tests.e2e.providers import PROVIDERS, Fakes, running_fakes, stack_with_fakes
+from tests.e2e.harness import RunningStack
+from tests.e2e.providers import Fakes, running_fakes, stack_with_fakes
 
 pytestmark = pytest.mark.e2e
 
@@ -198,21 +196,8 @@ async def test_budget_holds_across_two_replicas_under_concurrency(stack: Running
     budget = one_call + 50 * one_call  # the probe, then room for 50 more
     await set_settings(stack, tenant, max_monthly_cost_usd=budget / 1e6)
 
-    port = free_port_block(1, 24000, 28000)
-    replica = ManagedProcess(
-        "router-2",
-        [sys.executable, "-m", "keyrelay.router.main"],
-        stack.data_dir / "logs" / "router-2.log",
-        env=stack.service_env(
-            KEYRELAY_ROUTER_LISTEN=f"127.0.0.1:{port}",
-            KEYRELAY_REPLICA_ID="2",
-            **{f"KEYRELAY_PROVIDER_{p.upper()}_BASE_URL": fakes.url(p) for p in PROVIDERS},
-        ),
-    )
-    replica.start()
-    try:
-        replica.wait_until(lambda: port_accepts(port), 30, "listening")
-        addresses = [stack.grpc_addr("router"), f"127.0.0.1:{port}"]
+    with stack.replica("router", "router-2", **fakes.base_url_env()) as other:
+        addresses = [stack.grpc_addr("router"), other]
 
         async def one(i: int) -> int:
             try:
@@ -224,8 +209,6 @@ async def test_budget_holds_across_two_replicas_under_concurrency(stack: Running
                 return -1
 
         results = await asyncio.gather(*(one(i) for i in range(200)))
-    finally:
-        replica.stop()
     answered = [c for c in results if c >= 0]
     spent = one_call + sum(answered)
     assert 0 < len(answered) < 200, "the budget must stop some requests and allow others"
