@@ -1,6 +1,6 @@
 """portal-api's OpenAI-compatible endpoints on the real stack: authentication, roles,
-tenant isolation, revocation, chat (plain and streamed) and embeddings, against the fake
-providers process."""
+tenant isolation, revocation, chat (plain and streamed) and embeddings, and the spend and
+upstream-error metrics, against the fake providers process."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from keyrelay.common.rpc import secure_channel
 from keyrelay.v1 import keyvault_pb2, keyvault_pb2_grpc
@@ -220,3 +221,73 @@ async def test_the_official_openai_sdk_works_unchanged(stack: RunningStack) -> N
             ).models.list()
     finally:
         await client.close()
+
+
+# -- /metrics: spend and upstream errors (last in the module: it scripts provider failures) --
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+SPEND = ("keyrelay_spend_usd_total", frozenset({("provider", "openai"), ("task", "chat")}))
+ERRORS = "keyrelay_upstream_errors_total"
+
+
+async def scrape(client: httpx.AsyncClient) -> Samples:
+    answer = await client.get("/metrics")
+    assert answer.status_code == 200
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(answer.text)
+        for s in family.samples
+    }
+
+
+def rose(before: Samples, after: Samples, name: str, **labels: str) -> float:
+    """How much the samples of `name` whose labels include `labels` rose, summed."""
+
+    def total(samples: Samples) -> float:
+        wanted = set(labels.items())
+        return sum(v for (n, have), v in samples.items() if n == name and wanted <= have)
+
+    return total(after) - total(before)
+
+
+async def test_metrics_count_the_spend_of_each_answer_and_provider_failures(
+    stack: RunningStack, fakes: Fakes
+) -> None:
+    key, _, _ = await tenant_with_openai_key(stack, "p-metrics")
+    fakes.reset()
+    async with portal(stack, key) as client:
+        before = await scrape(client)
+        reply = await client.post("/v1/chat/completions", json=chat_body())
+        after = await scrape(client)
+        assert reply.status_code == 200, reply.text
+        cost = reply.json()["keyrelay"]["cost_usd"]
+        assert cost > 0
+        assert after[SPEND] - before.get(SPEND, 0.0) == pytest.approx(cost, abs=1e-9)
+
+        streamed = await client.post("/v1/chat/completions", json=chat_body(stream=True))
+        finish = [e for e in sse_events(streamed.text) if e != "[DONE]" and "keyrelay" in e]
+        after_stream = await scrape(client)
+        assert len(finish) == 1, streamed.text
+        streamed_cost = finish[0]["keyrelay"]["cost_usd"]
+        assert after_stream[SPEND] - after[SPEND] == pytest.approx(streamed_cost, abs=1e-9)
+
+        # The provider fails: the router gives up (an explicit model does not fail over) with
+        # an upstream_error (gRPC UNKNOWN); the portal answers 502 and counts it once, as the
+        # router's, with that code (the middleware's fallback does not count it again).
+        fakes.script("openai", {"kind": "fail", "status": 500})
+        failed = await client.post("/v1/chat/completions", json=chat_body())
+        after_failure = await scrape(client)
+        assert failed.status_code == 502 and failed.json()["error"]["type"] == "upstream_error"
+        assert rose(after_stream, after_failure, ERRORS, service="router", code="UNKNOWN") == 1
+        assert rose(after_stream, after_failure, ERRORS) == 1, "counted once"
+        assert after_failure[SPEND] == after_stream[SPEND]
+
+        # The stream breaks after some output: a 200 ending in an error event, still counted.
+        fakes.script("openai", {"kind": "cut", "after_chunks": 2})
+        cut = await client.post("/v1/chat/completions", json=chat_body(stream=True))
+        after_cut = await scrape(client)
+        assert cut.status_code == 200 and "error" in sse_events(cut.text)[-2], cut.text
+        assert rose(after_failure, after_cut, ERRORS, service="router") == 1
+        text = (await client.get("/metrics")).text
+    fakes.reset()
+    assert "p-metrics" not in text and key not in text

@@ -20,9 +20,9 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from keyrelay.common.cache import TtlCache
-from keyrelay.common.errors import from_rpc_error
 from keyrelay.common.nats_helpers import KEY_INVALIDATION_SUBJECT
 from keyrelay.common.rpc import call_metadata
+from keyrelay.portal.adapters.metrics import rpc_failure
 from keyrelay.portal.domain.auth import Role, VerifiedKey
 from keyrelay.v1 import keyvault_pb2
 
@@ -73,8 +73,8 @@ class AccessKeyVerifier:
             reply = await self._call(
                 keyvault_pb2.VerifyAccessKeyRequest(key=key), metadata=call_metadata(), timeout=self._timeout
             )
-        except grpc.aio.AioRpcError as err:
-            raise from_rpc_error(err) from err
+        except grpc.RpcError as err:
+            raise rpc_failure("keyvault", err) from err
         verified = verified_key(reply.metadata)
         self.cache.put(digest, verified, epoch)
         return verified

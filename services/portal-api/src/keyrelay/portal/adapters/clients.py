@@ -1,10 +1,15 @@
-"""Everything the portal talks to, built once in the lifespan and handed to routes."""
+"""Everything the portal talks to, built once in the lifespan and handed to routes, and the
+two ways routes call a backing service: `rpc` (unary) and `open_stream` (server streams).
+Both turn a gRPC failure into its domain error through `metrics.rpc_failure`, which counts it
+as an upstream error of that service: routes never catch `RpcError` themselves."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -14,12 +19,70 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from keyrelay.common.db import check_database, create_engine
 from keyrelay.common.errors import Unavailable
 from keyrelay.common.nats_helpers import connect, drain, ensure_streams
-from keyrelay.common.rpc import secure_channel
+from keyrelay.common.rpc import call_metadata, secure_channel
 from keyrelay.portal.adapters.access_keys import AccessKeyVerifier
+from keyrelay.portal.adapters.metrics import Service, rpc_failure
 from keyrelay.portal.config import PortalSettings
 from keyrelay.portal.domain.auth import Authenticator
 from keyrelay.portal.domain.jwt_auth import JwtVerifier
 from keyrelay.v1 import keyvault_pb2, keyvault_pb2_grpc, rag_pb2_grpc, router_pb2_grpc
+
+R = TypeVar("R")
+M = TypeVar("M")
+RPC_TIMEOUT = 10.0
+
+
+async def rpc(
+    service: Service, method: Callable[..., Awaitable[R]], request: Any, deadline: float = RPC_TIMEOUT
+) -> R:
+    """One call to `service` with this request's metadata; a gRPC failure becomes its domain
+    error (and so the right HTTP status), counted once as that service's upstream error."""
+    try:
+        return await method(request, metadata=call_metadata(), timeout=deadline)
+    except grpc.RpcError as err:
+        raise rpc_failure(service, err) from err
+
+
+class ServerStream(Generic[M]):
+    """A server-streaming call whose first message has arrived (see `open_stream`). Iterating
+    gives every message from the first on; a failure mid-stream is raised as its domain error,
+    counted like `rpc`'s. `observe` sees each message as it passes (e.g. to record spend).
+    `cancel()` releases the call: call it when the client went away or the stream is over."""
+
+    def __init__(
+        self, service: Service, call: Any, first: M, observe: Callable[[M], None] | None = None
+    ) -> None:
+        self.service = service
+        self._call = call
+        self._first = first
+        self._observe = observe
+
+    async def __aiter__(self) -> AsyncIterator[M]:
+        message = self._first
+        while message is not grpc.aio.EOF:
+            if self._observe is not None:
+                self._observe(message)
+            yield message
+            try:
+                message = await self._call.read()
+            except grpc.RpcError as err:
+                raise rpc_failure(self.service, err) from err
+
+    def cancel(self) -> None:
+        self._call.cancel()
+
+
+async def open_stream(
+    service: Service, call: Any, observe: Callable[[Any], None] | None = None
+) -> ServerStream[Any]:
+    """Await a server stream's first message before anything is answered, so that what fails
+    before any output (budget, rate limit, no key, unknown model) is an HTTP error with its
+    status; after that, failures come out of the iteration (an SSE `error` event)."""
+    try:
+        first = await call.read()
+    except grpc.RpcError as err:
+        raise rpc_failure(service, err) from err
+    return ServerStream(service, call, first, observe)
 
 
 @dataclass

@@ -1,14 +1,30 @@
-"""Prometheus metrics of the portal, served by `GET /metrics`.
+"""Prometheus metrics of the portal, served by `GET /metrics`: requests, latency, upstream
+errors, spend.
 
 Labels are bounded on purpose: the route is the route *template* (`/v1/rag/collections/{id}`,
 never the raw path), methods outside the standard set become `OTHER`, and there is no tenant,
 key or user label (cardinality, and `/metrics` is open). Each app owns its `CollectorRegistry`
 so several apps (tests) never share counters.
 
-`record_upstream_error(service, code)` counts a gRPC failure of a backing service; routes
-call it where they turn an `RpcError` into an HTTP error. A request answered 402/429/5xx
-that recorded none is counted by the middleware as a fallback, attributed to the service of
-the route's family (so a portal-side 500 on an inference route counts under `router`).
+Upstream errors: `rpc_failure(service, err)` is the one place a backing service's gRPC
+failure becomes a domain error (and so an HTTP error or, mid-stream, an SSE `error` event);
+it counts it under that service and its gRPC code when it is a failure, i.e. answered 402,
+429 or 5xx (`is_failure`): a 400/401/403/404/409 a service relays is the caller's mistake,
+not an outage. A request answered 402/429/5xx that recorded none is counted by the
+middleware as a fallback, attributed to the service of the route's family (so a portal-side
+500 on an inference route counts under `router`); one that recorded one is not counted again.
+
+Spend: `record_spend(provider, task, cost_micros)` adds the cost the router reports for a
+call made through this replica (completions plain and streamed, embeddings, benchmarks, RAG
+answers) to `keyrelay_spend_usd_total{provider, task}`. `provider` is the route's provider
+(a catalog provider: a positive cost only comes from a priced catalog model), `task` one of
+the router's task names. There is deliberately no tenant label: one series per tenant grows
+without bound, and `/metrics` needs no credentials, so it must not list who spends what.
+Per-tenant spend is in the usage ledger and analytics (`/api/brain/openrouter/usage/{tenant_id}`,
+`/analytics/{tenant_id}`, `/api/brain/portal/tenant/{tenant_id}/usage-stats`), which is also
+the source of truth: this counter is per replica and restarts from zero, so dashboards use
+`sum(rate(...))` / `increase(...)`, and calls other services make themselves (rag-svc's
+ingestion embeddings) are not in it.
 """
 
 from __future__ import annotations
@@ -17,6 +33,7 @@ import re
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Literal
 
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -28,10 +45,15 @@ from keyrelay.common.errors import (
     BudgetExceeded,
     DeadlineExceeded,
     InternalError,
+    KeyrelayError,
     RateLimited,
     Unavailable,
     UpstreamError,
+    from_rpc_error,
 )
+from keyrelay.v1 import common_pb2
+
+Service = Literal["keyvault", "router", "rag"]
 
 UNMATCHED_ROUTE = "unmatched"
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -54,6 +76,13 @@ _SERVICE_BY_PREFIX = (
     ("/v1/admin", "keyvault"),
 )
 _LABEL = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+_TASK_PREFIX = "TASK_TYPE_"
+# The router's task names (llm-router-svc treats an unspecified task as chat).
+TASKS = frozenset(
+    name.removeprefix(_TASK_PREFIX).lower()
+    for name in common_pb2.TaskType.keys()
+    if name != "TASK_TYPE_UNSPECIFIED"
+)
 
 
 class Metrics:
@@ -80,6 +109,12 @@ class Metrics:
             ["service", "code"],
             registry=self.registry,
         )
+        self.spend = Counter(
+            "keyrelay_spend_usd",
+            "USD spent on AI providers through this portal replica, by provider and task.",
+            ["provider", "task"],
+            registry=self.registry,
+        )
 
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition and its content type."""
@@ -89,10 +124,14 @@ class Metrics:
         name = code.name if isinstance(code, grpc.StatusCode) else str(code)
         self.upstream_errors.labels(_bounded(service), _bounded(name.upper())).inc()
 
+    def add_spend(self, provider: str, task: str | int, cost_micros: int) -> None:
+        if cost_micros > 0:  # nothing spent (failed or free): no series for it either
+            self.spend.labels(_bounded(provider.lower()), task_label(task)).inc(cost_micros / 1_000_000)
+
     def observe(self, method: str, route: str, status: int, seconds: float, upstream_recorded: bool) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.duration.labels(method, route).observe(seconds)
-        if not upstream_recorded and (status >= 500 or status in (402, 429)):
+        if not upstream_recorded and is_failure(status):
             self.upstream_errors.labels(
                 service_of(route), _CODE_BY_STATUS.get(status, f"HTTP_{status}")
             ).inc()
@@ -107,12 +146,57 @@ class _Request:
 _current: ContextVar[_Request | None] = ContextVar("keyrelay_portal_metrics_request", default=None)
 
 
+def is_failure(status: int) -> bool:
+    """An HTTP status that counts as an upstream error: 402, 429 or 5xx."""
+    return status >= 500 or status in (402, 429)
+
+
 def record_upstream_error(service: str, code: grpc.StatusCode | str) -> None:
     """Count a backing service's failure for the current request (a no-op outside one)."""
     request = _current.get()
     if request is not None:
         request.metrics.upstream_error(service, code)
         request.upstream_recorded = True
+
+
+def rpc_failure(service: Service, err: grpc.RpcError) -> KeyrelayError:
+    """The domain error for `service`'s gRPC failure (`from_rpc_error`), counted as an upstream
+    error of that service with its gRPC code when it is a failure (`is_failure`). Raise it:
+    `raise rpc_failure("router", err) from err`."""
+    error = from_rpc_error(err)
+    if is_failure(error.http_status):
+        code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
+        record_upstream_error(service, code or grpc.StatusCode.UNKNOWN)
+    return error
+
+
+def record_spend(provider: str, task: str | int, cost_micros: int) -> None:
+    """Add `cost_micros` (integer micro-dollars, as the router reports them) to the spend of
+    `provider` for `task` (a task name, e.g. `"rag"`, or a `TaskType` value). Called where a
+    cost arrives from the router (`adapters/inference.py`; RAG answers with `route.provider`
+    and `"rag"`). A no-op outside a request and for a cost of zero."""
+    request = _current.get()
+    if request is not None:
+        request.metrics.add_spend(provider, task, cost_micros)
+
+
+def provider_of(provider: str, model: str = "") -> str:
+    """The provider a cost is labelled with: the route's, else the `provider/model` id's prefix."""
+    return provider or (model.split("/", 1)[0] if "/" in model else "") or "unknown"
+
+
+def task_label(task: str | int) -> str:
+    """A task as its router name (`chat`, `code`, ...): a `TaskType` value (unspecified is
+    chat, as in the router) or a name; anything else is `other`."""
+    if isinstance(task, int):
+        if task == common_pb2.TASK_TYPE_UNSPECIFIED:
+            return "chat"
+        try:
+            task = common_pb2.TaskType.Name(task).removeprefix(_TASK_PREFIX)
+        except ValueError:
+            return "other"
+    name = task.strip().lower()
+    return name if name in TASKS else "other"
 
 
 def service_of(route: str) -> str:

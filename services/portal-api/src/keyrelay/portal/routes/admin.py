@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keyrelay.common.context import tenant_id_var
 from keyrelay.common.errors import AlreadyExists, NotFound
+from keyrelay.portal.adapters.clients import rpc
 from keyrelay.portal.deps import CallerDep, ClientsDep
 from keyrelay.portal.domain import keys_wire as wire
 from keyrelay.portal.domain.auth import Caller
-from keyrelay.portal.routes.keys import rpc
 from keyrelay.v1 import keyvault_pb2
 
 metadata = MetaData()
@@ -97,7 +97,9 @@ async def delete_tenant(tenant_id: str, caller: PlatformAdmin, clients: ClientsD
     """Crypto-shred the tenant's keys and revoke its access keys, then mark it deleted."""
     await ensure_schema(clients.engine)
     tenant_id_var.set(tenant_id)  # keyvault-svc checks the tenant a call acts for
-    reply = await rpc(clients.keyvault.DeleteTenant, keyvault_pb2.DeleteTenantRequest(tenant_id=tenant_id))
+    reply = await rpc(
+        "keyvault", clients.keyvault.DeleteTenant, keyvault_pb2.DeleteTenantRequest(tenant_id=tenant_id)
+    )
     async with clients.engine.begin() as conn:
         await conn.execute(
             update(tenants)
@@ -133,7 +135,7 @@ async def issue_access_key(
         rate_limit=body.rate_limit,
         expires_in_days=body.expires_in_days or 0,
     )
-    return wire.access_key_issued_json(await rpc(clients.keyvault.IssueAccessKey, request))
+    return wire.access_key_issued_json(await rpc("keyvault", clients.keyvault.IssueAccessKey, request))
 
 
 # -- platform provider keys -----------------------------------------------------------------
@@ -142,7 +144,9 @@ async def issue_access_key(
 async def _platform_keys(clients: ClientsDep, service_id: str) -> list[keyvault_pb2.PlatformSecretMetadata]:
     prefix = wire.platform_secret_name(service_id, "")
     reply = await rpc(
-        clients.keyvault.ListPlatformSecrets, keyvault_pb2.ListPlatformSecretsRequest(prefix=prefix)
+        "keyvault",
+        clients.keyvault.ListPlatformSecrets,
+        keyvault_pb2.ListPlatformSecretsRequest(prefix=prefix),
     )
     return list(reply.secrets)
 
@@ -162,7 +166,9 @@ async def put_platform_key(
 ) -> dict[str, Any]:
     """Store the platform's key for a service (used when a tenant allows platform fallback)."""
     service = (
-        await rpc(clients.keyvault.GetService, keyvault_pb2.GetServiceRequest(service_id=service_id))
+        await rpc(
+            "keyvault", clients.keyvault.GetService, keyvault_pb2.GetServiceRequest(service_id=service_id)
+        )
     ).service
     if body.key_type not in service.key_types:
         raise NotFound(f"service '{service_id}' has no key type '{body.key_type}'")
@@ -170,7 +176,7 @@ async def put_platform_key(
         name=wire.platform_secret_name(service_id, body.key_type),
         fields={service.primary_field: body.key_value},
     )
-    reply = await rpc(clients.keyvault.PutPlatformSecret, request)
+    reply = await rpc("keyvault", clients.keyvault.PutPlatformSecret, request)
     return {**wire.platform_key_json(service_id, reply.secret), "status": "stored"}
 
 
@@ -186,7 +192,9 @@ async def delete_platform_keys(
         raise NotFound(f"the platform has no key for service '{service_id}'")
     for secret in found:
         await rpc(
-            clients.keyvault.DeletePlatformSecret, keyvault_pb2.DeletePlatformSecretRequest(name=secret.name)
+            "keyvault",
+            clients.keyvault.DeletePlatformSecret,
+            keyvault_pb2.DeletePlatformSecretRequest(name=secret.name),
         )
     return {
         "service_id": service_id,
@@ -201,5 +209,5 @@ async def delete_platform_keys(
 @router.get("/api/brain/vault/health")
 async def vault_health(caller: PlatformAdmin, clients: ClientsDep) -> JSONResponse:
     """Vault reachable, unsealed, authenticated; 503 when any is not."""
-    reply = await rpc(clients.keyvault.Health, keyvault_pb2.HealthRequest(), 5)
+    reply = await rpc("keyvault", clients.keyvault.Health, keyvault_pb2.HealthRequest(), 5)
     return JSONResponse(wire.vault_health_json(reply), status_code=200 if reply.ok else 503)

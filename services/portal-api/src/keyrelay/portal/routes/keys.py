@@ -9,16 +9,12 @@ admin may act for any tenant.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-import grpc
 from fastapi import APIRouter, Depends, Query
 
 from keyrelay.common.context import tenant_id_var
-from keyrelay.common.errors import from_rpc_error
-from keyrelay.common.rpc import call_metadata
-from keyrelay.portal.adapters.clients import Clients
+from keyrelay.portal.adapters.clients import RPC_TIMEOUT, Clients, rpc
 from keyrelay.portal.deps import ClientsDep, require
 from keyrelay.portal.domain import keys_wire as wire
 from keyrelay.portal.domain.auth import Caller
@@ -29,18 +25,7 @@ Manager = Annotated[Caller, Depends(require("full_access"))]
 TenantAdmin = Annotated[Caller, Depends(require("admin"))]
 ServiceFilter = Annotated[str | None, Query(pattern=wire.ID_PATTERN)]
 
-R = TypeVar("R")
-RPC_TIMEOUT = 10.0
 LIVE_CHECK_TIMEOUT = 30.0
-
-
-async def rpc(method: Callable[..., Awaitable[R]], request: Any, deadline: float = RPC_TIMEOUT) -> R:
-    """One call to a keyrelay service with this request's metadata; gRPC errors become
-    domain errors (and so the right HTTP status)."""
-    try:
-        return await method(request, metadata=call_metadata(), timeout=deadline)
-    except grpc.aio.AioRpcError as err:
-        raise from_rpc_error(err) from err
 
 
 def act_for(caller: Caller, tenant_id: str) -> str:
@@ -55,7 +40,7 @@ def act_for(caller: Caller, tenant_id: str) -> str:
 
 async def list_services(clients: Clients, category: str | None) -> dict[str, Any]:
     reply = await rpc(
-        clients.keyvault.ListServices, keyvault_pb2.ListServicesRequest(category=category or "")
+        "keyvault", clients.keyvault.ListServices, keyvault_pb2.ListServicesRequest(category=category or "")
     )
     return wire.services_json(reply)
 
@@ -69,13 +54,13 @@ async def list_keys(
         include_revoked=include_revoked,
         page=common_pb2.PageRequest(page_size=1000),
     )
-    return wire.keys_json(tenant_id, await rpc(clients.keyvault.ListKeys, request))
+    return wire.keys_json(tenant_id, await rpc("keyvault", clients.keyvault.ListKeys, request))
 
 
 async def store_key(
     clients: Clients, tenant_id: str, body: wire.StoreKeyBody | wire.GenerateKeysBody
 ) -> dict[str, Any]:
-    reply = await rpc(clients.keyvault.PutKey, wire.put_key_request(tenant_id, body))
+    reply = await rpc("keyvault", clients.keyvault.PutKey, wire.put_key_request(tenant_id, body))
     return wire.stored_json(reply)
 
 
@@ -88,30 +73,30 @@ async def rotate_key(
         new_value=body.new_key_value,
         grace_period_seconds=body.grace_period_seconds,
     )
-    return wire.rotated_json(await rpc(clients.keyvault.RotateKey, request))
+    return wire.rotated_json(await rpc("keyvault", clients.keyvault.RotateKey, request))
 
 
 async def delete_key(clients: Clients, tenant_id: str, key: keyvault_pb2.KeyRef) -> dict[str, Any]:
     request = keyvault_pb2.DeleteKeyRequest(tenant_id=tenant_id, key=key, reason="deleted through the portal")
-    return wire.revoked_json(await rpc(clients.keyvault.DeleteKey, request))
+    return wire.revoked_json(await rpc("keyvault", clients.keyvault.DeleteKey, request))
 
 
 async def check_key(clients: Clients, tenant_id: str, body: wire.TestKeyBody) -> dict[str, Any]:
     request = wire.validate_request(tenant_id, body)
     timeout = LIVE_CHECK_TIMEOUT if body.live_check else RPC_TIMEOUT
-    return wire.tested_json(await rpc(clients.keyvault.ValidateKey, request, timeout))
+    return wire.tested_json(await rpc("keyvault", clients.keyvault.ValidateKey, request, timeout))
 
 
 async def get_settings(clients: Clients, tenant_id: str) -> router_pb2.TenantSettings:
     request = router_pb2.GetTenantSettingsRequest(tenant_id=tenant_id)
-    return (await rpc(clients.router.GetTenantSettings, request)).settings
+    return (await rpc("router", clients.router.GetTenantSettings, request)).settings
 
 
 async def put_settings(clients: Clients, tenant_id: str, body: wire.SettingsBody) -> dict[str, Any]:
     settings = wire.merged_settings(await get_settings(clients, tenant_id), body)
     settings.tenant_id = tenant_id
     request = router_pb2.PutTenantSettingsRequest(settings=settings)
-    return wire.settings_json((await rpc(clients.router.PutTenantSettings, request)).settings)
+    return wire.settings_json((await rpc("router", clients.router.PutTenantSettings, request)).settings)
 
 
 def by_id(key_id: str) -> keyvault_pb2.KeyRef:

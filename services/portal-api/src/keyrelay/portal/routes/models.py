@@ -13,18 +13,16 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-import grpc
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from keyrelay.common.context import request_id_var
-from keyrelay.common.errors import from_rpc_error
-from keyrelay.common.rpc import call_metadata
-from keyrelay.portal.adapters.clients import Clients
+from keyrelay.portal.adapters import inference
+from keyrelay.portal.adapters.clients import Clients, rpc
 from keyrelay.portal.deps import CallerDep, ClientsDep, InferenceCaller
 from keyrelay.portal.domain import models_wire as wire
 from keyrelay.portal.domain.auth import Caller
-from keyrelay.portal.routes.keys import Reader, act_for, rpc
+from keyrelay.portal.routes.keys import Reader, act_for
 from keyrelay.v1 import router_pb2
 
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
@@ -46,36 +44,21 @@ async def chat(
     request = wire.complete_request(body, caller)
     timeout = clients.settings.portal_upstream_timeout_seconds
     if not body.stream:
-        reply = await rpc(clients.router.Complete, request, timeout)
-        return JSONResponse(wire.completion_json(reply))
+        return JSONResponse(wire.completion_json(await inference.complete(clients, request, timeout)))
 
-    call = clients.router.CompleteStream(request, metadata=call_metadata(), timeout=timeout)
-    # The first chunk is awaited before answering: what fails before any output (budget,
-    # rate limit, no key, unknown model) is an HTTP error with its status, not an event.
-    try:
-        first = await call.read()
-    except grpc.aio.AioRpcError as err:
-        raise from_rpc_error(err) from err
-    events = wire.chat_events(_chunks(call, first), request_id=request_id_var.get())
+    # Returns once the first chunk has arrived: what fails before any output (budget, rate
+    # limit, no key, unknown model) is an HTTP error with its status, not an event.
+    stream = await inference.complete_stream(clients, request, timeout)
+    events = wire.chat_events(aiter(stream), request_id=request_id_var.get())
 
     async def send() -> AsyncIterator[str]:
         try:
             async for event in events:
                 yield event
         finally:
-            call.cancel()
+            stream.cancel()
 
     return StreamingResponse(send(), media_type="text/event-stream", headers=SSE_HEADERS)
-
-
-async def _chunks(call: Any, first: Any) -> AsyncIterator[router_pb2.CompleteStreamChunk]:
-    chunk = first
-    while chunk is not grpc.aio.EOF:
-        yield chunk
-        try:
-            chunk = await call.read()
-        except grpc.aio.AioRpcError as err:
-            raise from_rpc_error(err) from err
 
 
 @ai.post("/chat", response_model=None)
@@ -107,13 +90,13 @@ async def list_models(
 ) -> dict[str, Any]:
     """The catalog; `task`, `tier` (this tier or cheaper) and `provider` filters combine."""
     request = wire.list_models_request(task, tier, provider)
-    return wire.models_json(await rpc(clients.router.ListModels, request))
+    return wire.models_json(await rpc("router", clients.router.ListModels, request))
 
 
 @openrouter.get("/models/{model_id:path}")
 async def get_model(model_id: str, caller: CallerDep, clients: ClientsDep) -> dict[str, Any]:
     """One model by its `provider/model` id."""
-    reply = await rpc(clients.router.GetModel, router_pb2.GetModelRequest(model_id=model_id))
+    reply = await rpc("router", clients.router.GetModel, router_pb2.GetModelRequest(model_id=model_id))
     return wire.model_json(reply.model)
 
 
@@ -132,7 +115,9 @@ async def usage(
 ) -> dict[str, Any]:
     """The ledger, newest first; pass `next_cursor` back as `cursor` for the next page."""
     tenant = act_for(caller, tenant_id)
-    reply = await rpc(clients.router.GetUsage, wire.usage_request(tenant, since, until, limit, cursor))
+    reply = await rpc(
+        "router", clients.router.GetUsage, wire.usage_request(tenant, since, until, limit, cursor)
+    )
     return wire.usage_json(tenant, reply)
 
 
@@ -148,7 +133,7 @@ async def analytics(
     """Buckets by model, provider or UTC day, the totals, and cost recommendations."""
     tenant = act_for(caller, tenant_id)
     request = wire.analytics_request(tenant, group_by, since, until)
-    return wire.analytics_json(tenant, group_by, await rpc(clients.router.GetAnalytics, request))
+    return wire.analytics_json(tenant, group_by, await rpc("router", clients.router.GetAnalytics, request))
 
 
 @portal_usage.get("/tenant/{tenant_id}/usage-stats")
@@ -158,8 +143,8 @@ async def usage_stats(
     """The portal's usage page: totals and per-model buckets, this month's budget, advice."""
     tenant = act_for(caller, tenant_id)
     stats, budget = await asyncio.gather(
-        rpc(clients.router.GetAnalytics, wire.analytics_request(tenant, "model", since, until)),
-        rpc(clients.router.GetBudget, router_pb2.GetBudgetRequest(tenant_id=tenant)),
+        rpc("router", clients.router.GetAnalytics, wire.analytics_request(tenant, "model", since, until)),
+        rpc("router", clients.router.GetBudget, router_pb2.GetBudgetRequest(tenant_id=tenant)),
     )
     return wire.usage_stats_json(tenant, stats, budget)
 
@@ -172,4 +157,4 @@ async def benchmark(body: wire.BenchmarkBody, caller: InferenceCaller, clients: 
     """The same prompt against each of `models` (in order), and which one to prefer."""
     request = wire.benchmark_request(body, caller)
     timeout = clients.settings.portal_upstream_timeout_seconds
-    return wire.benchmark_json(await rpc(clients.router.Benchmark, request, timeout))
+    return wire.benchmark_json(await inference.benchmark(clients, request, timeout))

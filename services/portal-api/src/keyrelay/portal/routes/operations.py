@@ -40,7 +40,7 @@ async def readyz(clients: ClientsDep) -> JSONResponse:
 
 @router.get("/metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
-    """Prometheus text format: requests and latencies by route template, upstream errors.
+    """Prometheus text format: requests and latencies by route template, upstream errors, spend.
     Open (no credentials): it carries no tenant ids, key ids or secrets."""
     registered = getattr(request.app.state, "metrics", None)
     if registered is None:
