@@ -58,14 +58,12 @@ class Fakes:
 
 
 @contextmanager
-def running_fakes() -> Iterator[Fakes]:
+def running_fakes(echo: bool = False) -> Iterator[Fakes]:
+    """The fake providers; with `echo` they answer with the texts of the messages sent."""
     root = Path(tempfile.mkdtemp(prefix="keyrelay-fakes-"))
     port = free_port_block(1, 20000, 24000)
-    process = ManagedProcess(
-        "fake-providers",
-        [sys.executable, "-m", "keyrelay.common.testing.fake_providers", "--port", str(port)],
-        root / "fakes.log",
-    )
+    command = [sys.executable, "-m", "keyrelay.common.testing.fake_providers", "--port", str(port)]
+    process = ManagedProcess("fake-providers", command + (["--echo"] if echo else []), root / "fakes.log")
     process.start()
     try:
         process.wait_until(lambda: port_accepts(port), 30, "listening")

@@ -1,10 +1,10 @@
-"""Audit events of keyvault-svc: one CloudEvent per operation, allowed or not.
+"""Audit events of a service: one CloudEvent per operation, allowed or not.
 
-Key management operations wait until their event is published or spooled and are refused
-when it can be neither (fail closed, like Vault without a working audit device).
-ResolveKey and VerifyAccessKey, the hot paths, hand their event to the publisher without
-waiting (it publishes them in batches); if it could record nothing recently, the next call
-is refused (see docs/decisions.md).
+Management operations (keys, documents, collections) wait until their event is published
+or spooled, and are refused when it can be neither (fail closed, like Vault without a
+working audit device). Hot paths (keyvault's ResolveKey and VerifyAccessKey, rag's answers)
+hand their event to the publisher without waiting (it publishes them in batches); if it
+could record nothing recently, the next call is refused (see docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -14,12 +14,10 @@ from typing import Any
 
 from keyrelay.common.context import actor_var, caller_var, request_id_var
 from keyrelay.common.errors import Unavailable
-from keyrelay.common.events import PLATFORM_TENANT, Outcome, audit_event
+from keyrelay.common.events import PLATFORM_TENANT, TENANT_ID_PATTERN, Outcome, audit_event
 from keyrelay.common.nats_helpers import EventNotRecorded, EventPublisher
-from keyrelay.keyvault.domain.ids import ID_PATTERN
 
 log = logging.getLogger(__name__)
-SOURCE = "keyvault-svc"
 _REFUSED = (
     "the audit trail cannot record this operation (NATS is unreachable and the local event "
     "spool is unusable), so it was refused; check NATS and the spool directory"
@@ -27,16 +25,19 @@ _REFUSED = (
 
 
 class Auditor:
-    def __init__(self, publisher: EventPublisher) -> None:
+    """Records the audit events of `source` (e.g. "keyvault-svc") through `publisher`."""
+
+    def __init__(self, publisher: EventPublisher, source: str) -> None:
         self._publisher = publisher
+        self._source = source
 
     def _event(self, action: str, tenant_id: str, resource: dict[str, Any], outcome: Outcome, reason: str):  # noqa: ANN202
         actor = actor_var.get()
-        safe_tenant = tenant_id if ID_PATTERN.fullmatch(tenant_id or "") else PLATFORM_TENANT
+        safe_tenant = tenant_id if TENANT_ID_PATTERN.fullmatch(tenant_id or "") else PLATFORM_TENANT
         if safe_tenant != tenant_id:
             resource = {**resource, "claimed_tenant_id": (tenant_id or "")[:64]}
         return audit_event(
-            SOURCE,
+            self._source,
             safe_tenant,
             action,
             actor={**(actor.as_dict() if actor else {}), "via": caller_var.get()},

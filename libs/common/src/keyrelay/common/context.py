@@ -11,6 +11,8 @@ import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from keyrelay.common.errors import InvalidArgument, PermissionDenied
+
 REQUEST_ID_HEADER = "x-request-id"
 TENANT_HEADER = "x-keyrelay-tenant"
 ACTOR_HEADER = "x-keyrelay-actor"
@@ -50,3 +52,13 @@ def new_request_id() -> str:
 
 def current_request_id() -> str | None:
     return request_id_var.get()
+
+
+def check_tenant(tenant_id: str) -> str:
+    """The body's tenant must be the one the caller acts for (gRPC metadata)."""
+    acting_for = tenant_id_var.get()
+    if not tenant_id:
+        raise InvalidArgument("tenant_id is required")
+    if acting_for is not None and acting_for != tenant_id:
+        raise PermissionDenied(f"this call acts for tenant '{acting_for}', not '{tenant_id}'")
+    return tenant_id

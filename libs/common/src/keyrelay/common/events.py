@@ -34,7 +34,7 @@ Outcome = Literal["success", "denied", "error"]
 OUTCOMES: frozenset[str] = frozenset({"success", "denied", "error"})
 
 # Tenant ids follow the platform-wide id rule (SPEC 4.1) and are one subject token.
-_TENANT_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+TENANT_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 # An action is one or more lowercase tokens joined by dots ("key.created", "key.resolved"):
 # the dots are deliberate, they let subscribers filter on "keyrelay.audit.*.key.>".
 _ACTION_RE = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
@@ -52,7 +52,7 @@ def _new_id() -> str:
 
 def validate_tenant_id(tenant_id: str) -> str:
     """Return ``tenant_id`` if it is a subject-safe tenant id, else raise ``ValueError``."""
-    if tenant_id != PLATFORM_TENANT and not _TENANT_RE.fullmatch(tenant_id):
+    if tenant_id != PLATFORM_TENANT and not TENANT_ID_PATTERN.fullmatch(tenant_id):
         raise ValueError(f"invalid tenant id for an event subject: {tenant_id!r}")
     return tenant_id
 

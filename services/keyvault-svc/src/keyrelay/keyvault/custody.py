@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from keyrelay.common.audit import Auditor
 from keyrelay.common.cache import TtlCache
 from keyrelay.common.context import caller_var, tenant_id_var
 from keyrelay.common.errors import InvalidArgument, KeyrelayError, NotFound, PermissionDenied, Unauthenticated
 from keyrelay.common.events import PLATFORM_TENANT
-from keyrelay.keyvault.adapters.audit import Auditor
 from keyrelay.keyvault.adapters.invalidation import Invalidations
 from keyrelay.keyvault.adapters.store import KeyStore, key_path
 from keyrelay.keyvault.domain.catalog import Catalog, ServiceSpec

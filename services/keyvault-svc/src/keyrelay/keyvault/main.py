@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
 
+from keyrelay.common.audit import Auditor
 from keyrelay.common.context import tenant_id_var
 from keyrelay.common.errors import KeyrelayError, PermissionDenied, Unavailable
 from keyrelay.common.lifecycle import run
@@ -20,7 +21,6 @@ from keyrelay.common.logging import configure_logging
 from keyrelay.common.nats_helpers import EventPublisher, connect, drain
 from keyrelay.common.rpc import secure_channel
 from keyrelay.common.service import run_grpc_service
-from keyrelay.keyvault.adapters.audit import Auditor
 from keyrelay.keyvault.adapters.grpc_api import ALLOW, SERVICE_NAME, KeyVaultService
 from keyrelay.keyvault.adapters.store import KeyStore
 from keyrelay.keyvault.adapters.vault import VaultGateway
@@ -50,7 +50,7 @@ async def serve(settings: KeyvaultSettings) -> None:
         partial(connect, settings.nats_url, "keyvault-svc"), settings.spool_dir("keyvault")
     )
     await publisher.start()
-    auditor = Auditor(publisher)
+    auditor = Auditor(publisher, "keyvault-svc")
     custody = Custody(
         KeyStore(vault),
         Catalog.load(),

@@ -7,8 +7,9 @@ import re
 import secrets
 
 from keyrelay.common.errors import InvalidArgument
+from keyrelay.common.events import TENANT_ID_PATTERN
 
-ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+ID_PATTERN = TENANT_ID_PATTERN  # tenant ids and every other path segment share one rule
 KEY_ID_PATTERN = re.compile(r"(k|ak)_[a-z0-9]{24}")
 DEFAULT_KEY_TYPE = "production"
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"

@@ -8,8 +8,8 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from keyrelay.common.context import tenant_id_var
-from keyrelay.common.errors import InvalidArgument, PermissionDenied
+from keyrelay.common.context import check_tenant
+from keyrelay.common.errors import InvalidArgument
 from keyrelay.router.domain.advice import recommend, recommendations
 from keyrelay.router.domain.catalog import BudgetTier, Model
 from keyrelay.router.domain.messages import ChatMessage, ContentPart, Credential
@@ -73,16 +73,6 @@ def ts(value: datetime | None) -> Timestamp | None:
     stamp = Timestamp()
     stamp.FromDatetime(value)
     return stamp
-
-
-def check_tenant(tenant_id: str) -> str:
-    """The body's tenant must be the one the caller acts for (gRPC metadata)."""
-    acting_for = tenant_id_var.get()
-    if not tenant_id:
-        raise InvalidArgument("tenant_id is required")
-    if acting_for is not None and acting_for != tenant_id:
-        raise PermissionDenied(f"this call acts for tenant '{acting_for}', not '{tenant_id}'")
-    return tenant_id
 
 
 def messages_from(pb: Any) -> tuple[ChatMessage, ...]:
