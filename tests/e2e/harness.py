@@ -45,6 +45,11 @@ def free_port_block(size: int, start: int = 20000, stop: int = 32000) -> int:
     raise RuntimeError("no block of free ports found")
 
 
+# rag-svc loads its embedding model on first use rather than at startup: most stacks in the
+# suite never embed, and loading torch costs every one of them seconds of CPU and ~800 MB.
+TEST_DEFAULTS = {"KEYRELAY_RAG_PRELOAD_MODEL": "false"}
+
+
 @dataclass
 class RunningStack:
     data_dir: Path
@@ -96,7 +101,7 @@ class RunningStack:
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
-            env={**os.environ, **self.env},
+            env={**os.environ, **TEST_DEFAULTS, **self.env},
         )
         out.close()
         deadline = started + READY_TIMEOUT

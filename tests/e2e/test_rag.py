@@ -421,3 +421,29 @@ async def test_every_ingest_delete_and_answer_is_audited(stack: RunningStack) ->
         ("rag.document.deleted", "success"),
         ("rag.collection.deleted", "success"),
     ]
+
+
+async def test_remote_embedding_model_uses_the_tenants_key(stack: RunningStack, fakes: Fakes) -> None:
+    tenant = tenant_id("rag-remote")
+    with pytest.raises(grpc.aio.AioRpcError) as refused:  # no key yet: nothing is created
+        await collection(stack, tenant, "remote", "openai/text-embedding-3-small")
+    assert "no usable key" in refused.value.details()  # the router's own explanation, passed on
+    listed = await rag(stack, "ListCollections", rag_pb2.ListCollectionsRequest(tenant_id=tenant), tenant)
+    assert list(listed.collections) == []
+
+    key = fake_key()
+    await store_key(stack, tenant, "openai", key)
+    col = await collection(stack, tenant, "remote", "openai/text-embedding-3-small")
+    described = await rag(
+        stack, "GetCollection", rag_pb2.GetCollectionRequest(tenant_id=tenant, collection_id=col), tenant
+    )
+    assert described.collection.dimensions == 1536  # learned from the model, not configured
+
+    doc = await ingest(stack, tenant, col, "Solar panels on the depot roof produce 40 kilowatts.")
+    results = await search(
+        stack, tenant, col, "Solar panels on the depot roof produce 40 kilowatts.", mode=VECTOR
+    )
+    assert results[0].document_id == doc.document_id and results[0].score == pytest.approx(1.0, abs=1e-4)
+    embeds = [r for r in fakes.requests("openai") if r["path"].endswith("/embeddings")]
+    assert embeds and all(r["api_key"] == key for r in embeds[-3:])
+    assert embeds[-1]["body"]["model"] == "text-embedding-3-small"

@@ -197,6 +197,22 @@ class RagStore:
         source_key: str | None,
         claimed_by: str | None = None,
     ) -> tuple[DocumentRow, bool]:
+        """`_add_document`, tried again once when a concurrent ingest of the same content or
+        source won the race for a unique constraint (the second try then finds its row)."""
+        args = (collection, fields, content, source_key, claimed_by)
+        try:
+            return await self._add_document(*args)
+        except IntegrityError:
+            return await self._add_document(*args)
+
+    async def _add_document(
+        self,
+        collection: CollectionRow,
+        fields: dict[str, Any],
+        content: bytes,
+        source_key: str | None,
+        claimed_by: str | None,
+    ) -> tuple[DocumentRow, bool]:
         """Store a document, or return the one already there: (document, created).
 
         The same content hash in the collection is a no-op (created False). The same
@@ -321,16 +337,14 @@ class RagStore:
 
     # -- processing ----------------------------------------------------------------------
 
-    async def claim(self, replica: str, document_id: str | None = None) -> tuple[DocumentRow, bytes] | None:
-        """Take one PENDING document (or a stale PROCESSING one) for processing; or, with
-        `document_id`, that document if it is still unclaimed. Safe across replicas."""
+    async def claim(self, replica: str) -> tuple[DocumentRow, bytes] | None:
+        """Take one PENDING document (or a stale PROCESSING one) for processing. Safe across
+        replicas: the row is locked with SKIP LOCKED, so two workers never take the same one."""
         stale = now() - STALE_CLAIM
         waiting = and_(
             documents.c.status.in_((PENDING, PROCESSING)),
             (documents.c.status == PENDING) | (documents.c.claimed_at < stale),
         )
-        if document_id is not None:
-            waiting = and_(waiting, documents.c.id == document_id)
         pick = (
             select(documents.c.id)
             .where(waiting)
