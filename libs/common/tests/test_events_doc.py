@@ -20,6 +20,7 @@ from keyrelay.common.events import CloudEvent, audit_event, usage_event
 REPO = Path(__file__).resolve().parents[3]
 DOC_PATH = REPO / "docs" / "events.md"
 KEYVAULT_SRC = REPO / "services" / "keyvault-svc" / "src" / "keyrelay" / "keyvault"
+RAG_SRC = REPO / "services" / "rag-svc" / "src" / "keyrelay" / "rag"
 GATEWAY = REPO / "services" / "llm-router-svc" / "src" / "keyrelay" / "router" / "gateway.py"
 
 ACTIONS_HEADING = "### Action catalogue"
@@ -86,22 +87,26 @@ def table_rows(text: str) -> dict[str, str]:
 
 
 def source_files() -> list[Path]:
-    files = sorted(KEYVAULT_SRC.rglob("*.py"))
-    assert files, f"no keyvault-svc sources under {KEYVAULT_SRC}; update KEYVAULT_SRC in this test"
+    """The services that publish audit events: keyvault-svc and rag-svc."""
+    files = []
+    for root in (KEYVAULT_SRC, RAG_SRC):
+        found = sorted(root.rglob("*.py"))
+        assert found, f"no sources under {root}; update KEYVAULT_SRC / RAG_SRC in this test"
+        files += found
     return files
 
 
 def audit_actions_in_code() -> dict[str, str]:
-    """Every audit action keyvault-svc can emit -> a file that emits it."""
+    """Every audit action keyvault-svc and rag-svc can emit -> a file that emits it."""
     found: dict[str, str] = {}
     for path in source_files():
         text = path.read_text(encoding="utf-8")
         for match in [*_AUDIT_CALL_RE.finditer(text), *_PUT_KEY_ACTION_RE.finditer(text)]:
             found.setdefault(match.group(1), str(path.relative_to(REPO)))
     # Guard against a regex that silently stopped matching (the test would then pass vacuously).
-    expected = {"key.created", "key.updated", "key.resolved", "access_key.verified", "rpc.denied"}
+    expected = {"key.created", "key.updated", "key.resolved", "access_key.verified", "rpc.denied", "rag.answered"}
     assert expected <= found.keys(), (
-        f"the action regex no longer finds {sorted(expected - found.keys())} in keyvault-svc; "
+        f"the action regex no longer finds {sorted(expected - found.keys())} in the services; "
         "fix _AUDIT_CALL_RE / _PUT_KEY_ACTION_RE in this test"
     )
     return found
@@ -151,7 +156,7 @@ def test_every_documented_audit_action_exists(doc: str) -> None:
     documented = table_rows(section(doc, ACTIONS_HEADING))
     stale = sorted(set(documented) - set(code))
     assert not stale, (
-        f"docs/events.md documents audit action(s) {stale} that keyvault-svc no longer emits: "
+        f"docs/events.md documents audit action(s) {stale} that no service emits any more: "
         f"remove or rename their rows under '{ACTIONS_HEADING}'"
     )
 
