@@ -288,6 +288,32 @@ async def test_large_document_is_a_background_job(stack: RunningStack) -> None:
     hits = await search(stack, tenant, col, "maintenance window 777", mode=KEYWORD, top_k=1)
     assert "window 777 " in hits[0].text
 
+    # Re-indexing rebuilds the chunks from the stored content, in the background too.
+    reindex = rag_pb2.ReindexDocumentRequest(
+        tenant_id=tenant, collection_id=col, document_id=reply.document_id
+    )
+    queued = await rag(stack, "ReindexDocument", reindex, tenant)
+    assert queued.job_id and queued.document.status == PENDING
+    while (again := (await rag(stack, "GetDocument", request, tenant)).document).status != READY:
+        assert time.monotonic() < deadline + 120, "the re-index did not finish"
+        await asyncio.sleep(0.5)
+    assert again.chunks == document.chunks
+    assert (await search(stack, tenant, col, "maintenance window 777", mode=KEYWORD, top_k=1))[
+        0
+    ].text == hits[0].text
+
+    # A large document without text fails in the background, with a reason the tenant can act on.
+    empty = "<html><body>" + "<script>var x = 1;</script>" * 1000 + "</body></html>"
+    failed = await ingest(stack, tenant, col, empty, content_type="text/html", title="scripts only")
+    assert failed.status == PENDING
+    probe = rag_pb2.GetDocumentRequest(tenant_id=tenant, collection_id=col, document_id=failed.document_id)
+    while (broken := (await rag(stack, "GetDocument", probe, tenant)).document).status == PENDING:
+        await asyncio.sleep(0.2)
+    while broken.status == rag_pb2.DOCUMENT_STATUS_PROCESSING:
+        broken = (await rag(stack, "GetDocument", probe, tenant)).document
+        await asyncio.sleep(0.2)
+    assert broken.status == rag_pb2.DOCUMENT_STATUS_FAILED and "no extractable text" in broken.error
+
 
 async def test_bad_input_is_refused_and_nothing_is_written(stack: RunningStack) -> None:
     tenant = tenant_id("rag-bad")
