@@ -12,8 +12,8 @@ class RagSettings(KeyrelaySettings):
     rag_chunk_tokens: int = 200
     rag_chunk_overlap: int = 40
     rag_embed_batch: int = 32
-    # Documents whose extracted text is longer than this are processed as background jobs.
-    rag_inline_max_chars: int = 20_000
+    # Documents larger than this (raw bytes) are processed as background jobs.
+    rag_inline_max_bytes: int = 20_000
     rag_max_document_bytes: int = 20_000_000
     # HNSW search breadth, and how many index tuples an iterative scan may visit before it
     # gives up (pgvector's hnsw.ef_search and hnsw.max_scan_tuples).

@@ -169,7 +169,7 @@ class Library:
                 resource.update(document_id=existing.id, created=False)
                 return Ingested(existing, False)
             key = source_uri or (title.strip() or None)
-            background = len(content) > self.settings.rag_inline_max_chars
+            background = len(content) > self.settings.rag_inline_max_bytes
             prepared = None if background else await self._prepare(collection, content, content_type)
             claimed_by = None if background else self.replica
             document, created = await self.store.add_document(collection, fields, content, key, claimed_by)
