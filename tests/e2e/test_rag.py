@@ -396,9 +396,10 @@ async def test_every_ingest_delete_and_answer_is_audited(stack: RunningStack) ->
     await store_key(stack, tenant, "openai", fake_key())
     col = await collection(stack, tenant)
     doc = await ingest(stack, tenant, col, "Audit me: the vault rotates keys every 90 days.")
-    await ingest(
-        stack, tenant, col, "Audit me: the vault rotates keys every 90 days."
-    )  # no-op, still audited
+    # The same content again is a no-op, and still audited.
+    await ingest(stack, tenant, col, "Audit me: the vault rotates keys every 90 days.")
+    with pytest.raises(grpc.aio.AioRpcError):  # refused, still audited
+        await ingest(stack, tenant, col, "x", content_type="image/png")
     await rag(
         stack,
         "Answer",
@@ -429,7 +430,7 @@ async def test_every_ingest_delete_and_answer_is_audited(stack: RunningStack) ->
         sub = await js.subscribe(f"keyrelay.audit.{tenant}.>", ordered_consumer=True)
         actions = []
         deadline = time.monotonic() + 10
-        while len(actions) < 6 and time.monotonic() < deadline:
+        while len(actions) < 7 and time.monotonic() < deadline:
             try:
                 msg = await sub.next_msg(timeout=1)
             except nats.errors.TimeoutError:
@@ -443,6 +444,7 @@ async def test_every_ingest_delete_and_answer_is_audited(stack: RunningStack) ->
         ("rag.collection.created", "success"),
         ("rag.document.ingested", "success"),
         ("rag.document.ingested", "success"),
+        ("rag.document.ingested", "error"),
         ("rag.answered", "success"),
         ("rag.document.deleted", "success"),
         ("rag.collection.deleted", "success"),

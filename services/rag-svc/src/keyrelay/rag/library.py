@@ -90,14 +90,16 @@ class Library:
     # -- collections ---------------------------------------------------------------------
 
     async def create_collection(self, tenant_id: str, name: str, model: str) -> CollectionRow:
-        name = limits.collection_name(name)
-        model = limits.embedding_model(model or LOCAL_MODEL)
+        model = model or LOCAL_MODEL
 
         async def work() -> CollectionRow:
+            limits.collection_name(name)
+            limits.embedding_model(model)
             dims = self.local.dimensions if model == LOCAL_MODEL else await self._probe(tenant_id, model)
             return await self.store.create_collection(tenant_id, name, model, dims)
 
-        return await self._audited("rag.collection.created", tenant_id, {"name": name, "model": model}, work)
+        resource = {"name": name[:100], "model": model[:200]}
+        return await self._audited("rag.collection.created", tenant_id, resource, work)
 
     async def _probe(self, tenant_id: str, model: str) -> int:
         """A remote model's dimensions, from one tiny Embed call (which also proves the tenant
@@ -140,29 +142,11 @@ class Library:
         """Store a document and make it searchable. Small ones are extracted, chunked and
         embedded before anything is written (bad content is refused, nothing stored); large
         ones are stored PENDING and processed by the background worker."""
-        content_type = (content_type or "text/plain").strip()[:100]
-        kind = content_type.split(";")[0].strip().lower()
-        if kind not in SUPPORTED_TYPES:
-            raise InvalidArgument(
-                f"content_type '{kind[:80]}' is not supported; send one of {', '.join(SUPPORTED_TYPES)}"
-            )
-        if not content:
-            raise InvalidArgument("the document is empty: send its text or content")
-        if len(content) > self.settings.rag_max_document_bytes:
-            raise InvalidArgument(
-                f"the document is {len(content)} bytes; the limit is {self.settings.rag_max_document_bytes}"
-            )
-        fields = {
-            "title": limits.title(title) or source_uri[:200] or "untitled",
-            "content_type": content_type,
-            "metadata": limits.string_map(metadata, "metadata"),
-            "source_uri": source_uri[:2000],
-            "content_hash": "sha256:" + hashlib.sha256(content).hexdigest(),
-            "size_bytes": len(content),
-        }
-        resource: dict[str, Any] = {"collection_id": collection_id, "content_hash": fields["content_hash"]}
+        resource: dict[str, Any] = {"collection_id": collection_id}
 
         async def work() -> Ingested:
+            fields = self._document_fields(content, content_type, title, metadata, source_uri)
+            resource["content_hash"] = fields["content_hash"]
             collection = await self.store.get_collection(tenant_id, collection_id)
             existing = await self.store.find_by_hash(collection, fields["content_hash"])
             if existing is not None:
@@ -170,7 +154,9 @@ class Library:
                 return Ingested(existing, False)
             key = source_uri or (title.strip() or None)
             background = len(content) > self.settings.rag_inline_max_bytes
-            prepared = None if background else await self._prepare(collection, content, content_type)
+            prepared = (
+                None if background else await self._prepare(collection, content, fields["content_type"])
+            )
             claimed_by = None if background else self.replica
             document, created = await self.store.add_document(collection, fields, content, key, claimed_by)
             resource.update(document_id=document.id, created=created)
@@ -183,6 +169,30 @@ class Library:
             return Ingested(await self.store.get_document(tenant_id, collection_id, document.id), True)
 
         return await self._audited("rag.document.ingested", tenant_id, resource, work)
+
+    def _document_fields(
+        self, content: bytes, content_type: str, title: str, metadata: Mapping[str, str], source_uri: str
+    ) -> dict[str, Any]:
+        """The document's stored fields, after checking what was sent."""
+        content_type = (content_type or "text/plain").strip()[:100]
+        kind = content_type.split(";")[0].strip().lower()
+        if kind not in SUPPORTED_TYPES:
+            raise InvalidArgument(
+                f"content_type '{kind[:80]}' is not supported; send one of {', '.join(SUPPORTED_TYPES)}"
+            )
+        if not content:
+            raise InvalidArgument("the document is empty: send its text or content")
+        limit = self.settings.rag_max_document_bytes
+        if len(content) > limit:
+            raise InvalidArgument(f"the document is {len(content)} bytes; the limit is {limit}")
+        return {
+            "title": limits.title(title) or source_uri[:200] or "untitled",
+            "content_type": content_type,
+            "metadata": limits.string_map(metadata, "metadata"),
+            "source_uri": source_uri[:2000],
+            "content_hash": "sha256:" + hashlib.sha256(content).hexdigest(),
+            "size_bytes": len(content),
+        }
 
     async def _prepare(
         self, collection: CollectionRow, content: bytes, content_type: str
