@@ -104,7 +104,14 @@ def audit_actions_in_code() -> dict[str, str]:
         for match in [*_AUDIT_CALL_RE.finditer(text), *_PUT_KEY_ACTION_RE.finditer(text)]:
             found.setdefault(match.group(1), str(path.relative_to(REPO)))
     # Guard against a regex that silently stopped matching (the test would then pass vacuously).
-    expected = {"key.created", "key.updated", "key.resolved", "access_key.verified", "rpc.denied", "rag.answered"}
+    expected = {
+        "key.created",
+        "key.updated",
+        "key.resolved",
+        "access_key.verified",
+        "rpc.denied",
+        "rag.answered",
+    }
     assert expected <= found.keys(), (
         f"the action regex no longer finds {sorted(expected - found.keys())} in the services; "
         "fix _AUDIT_CALL_RE / _PUT_KEY_ACTION_RE in this test"

@@ -15,7 +15,7 @@ from keyrelay.portal.adapters.audit_log import AuditProjector
 from keyrelay.portal.adapters.clients import Clients
 from keyrelay.portal.adapters.metrics import install_metrics
 from keyrelay.portal.config import PortalSettings
-from keyrelay.portal.routes import admin, audit, keys, models, openai, operations, tenant
+from keyrelay.portal.routes import admin, audit, keys, models, openai, operations, rag, tenant
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -80,4 +80,5 @@ def create_app(settings: PortalSettings) -> FastAPI:
     app.include_router(models.openrouter)
     app.include_router(models.ai)
     app.include_router(models.portal_usage)
+    app.include_router(rag.router)
     return app
