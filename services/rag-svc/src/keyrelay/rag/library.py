@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import grpc
@@ -291,7 +291,7 @@ class Library:
             vector_hits, keyword_hits = await asyncio.gather(by_vector(), by_keyword())
             hits = _fuse(vector_hits, keyword_hits, k)
         titles = await self.retrieval.titles(tenant_id, [h.document_id for h in hits])
-        return [Hit(**{**h.__dict__, "title": titles.get(h.document_id, "")}) for h in hits]
+        return [replace(h, title=titles.get(h.document_id, "")) for h in hits]
 
     async def answer(
         self, tenant_id: str, collection_id: str, question: str, k: int, caller: Caller
@@ -400,4 +400,4 @@ def _fuse(vector_hits: list[Hit], keyword_hits: list[Hit], k: int) -> list[Hit]:
     fused = reciprocal_rank_fusion(
         [[h.chunk_id for h in vector_hits], [h.chunk_id for h in keyword_hits]], limit=k
     )
-    return [Hit(**{**by_id[chunk_id].__dict__, "score": score}) for chunk_id, score in fused]
+    return [replace(by_id[chunk_id], score=score) for chunk_id, score in fused]
