@@ -20,6 +20,7 @@ from pgvector.asyncpg import register_vector
 from keyrelay.common.rpc import secure_channel
 from keyrelay.common.testing.documents import pdf_with_pages
 from keyrelay.rag.adapters.retrieval import vector_sql
+from keyrelay.rag.adapters.store import CHUNK_COPY_COLUMNS
 from keyrelay.v1 import rag_pb2, rag_pb2_grpc
 from tests.e2e.harness import RunningStack
 from tests.e2e.providers import Fakes, running_fakes, stack_with_fakes
@@ -370,18 +371,7 @@ async def test_filtered_vector_query_uses_the_hnsw_index(stack: RunningStack) ->
                 (f"chk_plan{n}", tenant, col, seed.document_id, n + 1, f"row {n}", "{}", 3, 384, v)
                 for n, v in enumerate(vectors)
             ],
-            columns=[
-                "id",
-                "tenant_id",
-                "collection_id",
-                "document_id",
-                "chunk_index",
-                "text",
-                "metadata",
-                "tokens",
-                "dimensions",
-                "embedding",
-            ],
+            columns=CHUNK_COPY_COLUMNS,
         )
         await conn.execute("ANALYZE rag_chunks")
         plan = await conn.fetch("EXPLAIN " + vector_sql(384, exact=False), vectors[0], tenant, col, "{}", 10)

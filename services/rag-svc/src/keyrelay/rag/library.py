@@ -264,7 +264,7 @@ class Library:
     ) -> list[Hit]:
         query = limits.query(query)
         filters = limits.string_map(filters, "filters")
-        collection = await self.store.get_collection(tenant_id, collection_id)
+        collection = await self.retrieval.collection(tenant_id, collection_id)
         depth = k * HYBRID_DEPTH if mode == "hybrid" else k
 
         async def by_vector() -> list[Hit]:
@@ -284,14 +284,11 @@ class Library:
             return await self.retrieval.keyword(tenant_id, collection.id, query, depth, filters)
 
         if mode == "vector":
-            hits = await by_vector()
-        elif mode == "keyword":
-            hits = await by_keyword()
-        else:
-            vector_hits, keyword_hits = await asyncio.gather(by_vector(), by_keyword())
-            hits = _fuse(vector_hits, keyword_hits, k)
-        titles = await self.retrieval.titles(tenant_id, [h.document_id for h in hits])
-        return [replace(h, title=titles.get(h.document_id, "")) for h in hits]
+            return await by_vector()
+        if mode == "keyword":
+            return await by_keyword()
+        vector_hits, keyword_hits = await asyncio.gather(by_vector(), by_keyword())
+        return _fuse(vector_hits, keyword_hits, k)
 
     async def answer(
         self, tenant_id: str, collection_id: str, question: str, k: int, caller: Caller

@@ -5,7 +5,8 @@ Vector search has two shapes, chosen by collection size:
   (`embedding::vector(n) <=> query`), so Postgres walks the index; the session runs with
   `hnsw.iterative_scan = strict_order`, so when the tenant filter drops most of what the
   index returns, pgvector keeps scanning (up to `hnsw.max_scan_tuples`) instead of returning
-  fewer rows: the filter does not cost recall (bench/rag_search.py measures it);
+  fewer rows. That holds recall for questions near the tenant's own chunks; for a question
+  whose neighbours are all other tenants' it drops (bench/rag_search.py measures both);
 - small collections order by the untyped distance, which no index matches: Postgres reads
   the collection's chunks through the btree on collection_id and sorts them. Exact, and at
   a few thousand rows faster than the graph.
@@ -20,15 +21,21 @@ with ts_rank_cd.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import asyncpg
 import numpy as np
 
+from keyrelay.common.errors import NotFound
 from keyrelay.rag.adapters.schema import vector_cast
-from keyrelay.rag.adapters.store import Hit, vector_type
+from keyrelay.rag.adapters.store import CollectionRow, Hit, vector_type
 
-_COLUMNS = "c.id, c.document_id, c.chunk_index, c.text, c.metadata"
+# The title subquery runs for the returned rows only: with a LIMIT, Postgres evaluates an
+# expensive select-list item after the sort (or, on the index path, per row kept).
+_COLUMNS = (
+    "c.id, c.document_id, c.chunk_index, c.text, c.metadata, "
+    "(SELECT d.title FROM rag_documents d WHERE d.id = c.document_id AND d.tenant_id = c.tenant_id) AS title"
+)
 _SCOPE = "c.tenant_id = $2 AND c.collection_id = $3 AND c.metadata @> $4::jsonb"
 
 
@@ -70,13 +77,27 @@ def _hit(row: asyncpg.Record, score: float) -> Hit:
         text=row["text"],
         metadata=json.loads(row["metadata"]),
         score=score,
+        title=row["title"] or "",
     )
+
+
+COLLECTION_SQL = (
+    "SELECT id, tenant_id, name, embedding_model, dimensions, chunk_count, created_at "
+    "FROM rag_collections WHERE tenant_id = $1 AND id = $2"
+)
 
 
 class Retrieval:
     def __init__(self, pool: asyncpg.Pool, exact_max_chunks: int) -> None:
         self.pool = pool
         self.exact_max_chunks = exact_max_chunks
+
+    async def collection(self, tenant_id: str, collection_id: str) -> CollectionRow:
+        """The collection a search runs in: one indexed lookup on the search pool."""
+        row = await self.pool.fetchrow(COLLECTION_SQL, tenant_id, collection_id)
+        if row is None:
+            raise NotFound(f"collection '{collection_id}' not found; ListCollections shows yours")
+        return CollectionRow(**row)
 
     async def vector(
         self,
@@ -98,11 +119,3 @@ class Retrieval:
     ) -> list[Hit]:
         rows = await self.pool.fetch(KEYWORD_SQL, query, tenant_id, collection_id, _filters(filters), k)
         return [_hit(row, float(row["rank"])) for row in rows]
-
-    async def titles(self, tenant_id: str, document_ids: Sequence[str]) -> dict[str, str]:
-        rows = await self.pool.fetch(
-            "SELECT id, title FROM rag_documents WHERE tenant_id = $1 AND id = ANY($2::text[])",
-            tenant_id,
-            list(set(document_ids)),
-        )
-        return {row["id"]: row["title"] for row in rows}

@@ -92,6 +92,19 @@ class Hit:
     title: str = ""
 
 
+# rag_chunks columns in the order chunk records are COPYed.
+CHUNK_COPY_COLUMNS = [
+    "id",
+    "tenant_id",
+    "collection_id",
+    "document_id",
+    "chunk_index",
+    "text",
+    "metadata",
+    "tokens",
+    "dimensions",
+    "embedding",
+]
 _DOC_COLUMNS = [c for c in documents.c if c.name not in ("content", "source_key", "claimed_by", "claimed_at")]
 
 
@@ -400,18 +413,7 @@ class RagStore:
             await conn.copy_records_to_table(
                 "rag_chunks",
                 records=records,
-                columns=[
-                    "id",
-                    "tenant_id",
-                    "collection_id",
-                    "document_id",
-                    "chunk_index",
-                    "text",
-                    "metadata",
-                    "tokens",
-                    "dimensions",
-                    "embedding",
-                ],
+                columns=CHUNK_COPY_COLUMNS,
             )
             await conn.execute(
                 "UPDATE rag_documents SET status = $2, chunks = $3, error = '', updated_at = now(), "
