@@ -15,7 +15,7 @@ chunks are each other's neighbours: the filter has work to do), the tenant's com
 project names and product codes (`FGN-1209A`), a favoured subset of the domain's nouns and
 shared business words. Embeddings come from the real local model (all-MiniLM-L6-v2 loaded
 as rag-svc's LocalEmbedder loads it, normalised, float32). Embedding 100k passages takes
-about 20-25 minutes on this 2-core machine (~70-100 chunks/s), so the vectors are cached in
+about 10-25 minutes on this 2-core machine (70-160 chunks/s, as busy as it is), so the vectors are cached in
 `.bench/rag-corpus-<hash>.npy`, the hash over the model id and every passage's text: any
 change to the generator or the flags makes a new file. --prepare-only builds the cache and
 stops.
