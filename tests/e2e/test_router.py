@@ -17,7 +17,10 @@ import nats
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from keyrelay.common.db import create_asyncpg_pool, create_engine
 from keyrelay.common.rpc import secure_channel
+from keyrelay.router.adapters.ledger import ledger_row
+from keyrelay.router.adapters.store import RouterStore
 from keyrelay.v1 import common_pb2, keyvault_pb2, keyvault_pb2_grpc, router_pb2, router_pb2_grpc
 from tests.e2e.harness import RunningStack
 from tests.e2e.providers import Fakes, running_fakes, stack_with_fakes
@@ -422,3 +425,40 @@ async def test_analytics_group_the_ledger_and_recommend_cheaper_models(
         )
     ).model
     assert suggested.input_price_per_mtok < 2.5
+
+
+async def test_a_redelivered_usage_event_is_written_once(stack: RunningStack) -> None:
+    """JetStream redelivers a batch whose ack was lost: the ledger keeps one row per call."""
+    event = {
+        "id": "evt-" + secrets.token_hex(8),
+        "tenantid": "ledger-replay",
+        "time": "2026-12-03T10:00:00.5Z",
+        "data": {
+            "id": "chatcmpl-" + secrets.token_hex(8),
+            "task_type": "chat",
+            "provider": "openai",
+            "model": "openai/gpt-4o-mini",
+            "key_source": "tenant",
+            "prompt_tokens": 12,
+            "completion_tokens": 5,
+            "estimated": False,
+            "cost_micros": 41,
+            "latency_ms": 3.25,
+            "stream": False,
+            "success": True,
+        },
+    }
+    engine = create_engine(stack.database_url)
+    pool = await create_asyncpg_pool(stack.database_url, size=1)
+    try:
+        store = RouterStore(engine, pool)
+        row = ledger_row(event)
+        assert await store.write_ledger([row]) == 1
+        assert await store.write_ledger([row, row]) == 0
+        stored = await pool.fetch("SELECT * FROM router_usage_ledger WHERE tenant_id = 'ledger-replay'")
+    finally:
+        await pool.close()
+        await engine.dispose()
+    assert len(stored) == 1
+    assert stored[0]["cost_micros"] == 41 and stored[0]["latency_ms"] == 3.25 and stored[0]["attempts"] == 1
+    assert stored[0]["created_at"].isoformat() == "2026-12-03T10:00:00.500000+00:00"

@@ -14,7 +14,8 @@ from keyrelay.portal.domain.auth import Caller, Role
 TENANT_ID_HEADER = "x-tenant-id"
 
 
-def get_clients(request: Request) -> Clients:
+async def get_clients(request: Request) -> Clients:
+    # async: FastAPI runs a plain `def` dependency in a thread pool, a thread hop per request
     return request.state.clients  # type: ignore[no-any-return]
 
 

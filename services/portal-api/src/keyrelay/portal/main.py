@@ -20,6 +20,7 @@ def main() -> None:
         access_log=False,
         lifespan="on",
         loop="uvloop",
+        http="httptools",  # the C HTTP parser; uvicorn would otherwise pick h11, pure Python
     )
 
 

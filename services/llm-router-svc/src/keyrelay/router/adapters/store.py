@@ -96,6 +96,24 @@ ledger = Table(
 )
 
 
+def _unnest_insert(table: Table) -> str:
+    """`INSERT ... SELECT FROM unnest(one array per column)`: one statement text whatever the
+    number of rows, so asyncpg prepares it once (a multi-row VALUES is new SQL per size)."""
+    pg_types = {String: "text", BigInteger: "bigint", Integer: "integer", Boolean: "boolean", Float: "float8"}
+    names, arrays = [], []
+    for n, column in enumerate(table.columns, 1):
+        kind = "timestamptz" if isinstance(column.type, DateTime) else pg_types[type(column.type)]
+        names.append(column.name)
+        arrays.append(f"${n}::{kind}[]")
+    return (
+        f"INSERT INTO {table.name} ({', '.join(names)}) "
+        f"SELECT * FROM unnest({', '.join(arrays)}) ON CONFLICT DO NOTHING"
+    )
+
+
+LEDGER_INSERT = _unnest_insert(ledger)
+
+
 def month_of(moment: datetime) -> date:
     return date(moment.year, moment.month, 1)
 
@@ -251,9 +269,13 @@ class RouterStore:
         """Insert usage rows; replays of the same event are ignored. Returns rows added."""
         if not rows:
             return 0
-        async with self.engine.begin() as conn:
-            result = await conn.execute(insert(ledger).values(rows).on_conflict_do_nothing())
-        return result.rowcount or 0
+        columns = ([row[c.name] for row in rows] for c in ledger.columns)
+        # The events are acknowledged to JetStream once this returns, so this commit waits for
+        # the WAL flush the pool's sessions otherwise skip: a crash then loses no usage record.
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SET LOCAL synchronous_commit = on")
+            status = await conn.execute(LEDGER_INSERT, *columns)
+        return int(status.rsplit(" ", 1)[1])  # "INSERT 0 <rows>"
 
     async def usage(
         self, tenant_id: str, start: datetime, end: datetime, offset: int, limit: int
