@@ -462,3 +462,21 @@ async def test_a_redelivered_usage_event_is_written_once(stack: RunningStack) ->
     assert len(stored) == 1
     assert stored[0]["cost_micros"] == 41 and stored[0]["latency_ms"] == 3.25 and stored[0]["attempts"] == 1
     assert stored[0]["created_at"].isoformat() == "2026-12-03T10:00:00.500000+00:00"
+
+
+async def test_hot_path_pool_rolls_back_what_a_released_connection_left_open(stack: RunningStack) -> None:
+    """The hot-path pools skip asyncpg's RESET ALL on release; an open transaction must still
+    never reach the next user of the connection."""
+    pool = await create_asyncpg_pool(
+        stack.database_url, size=1, server_settings={"application_name": "kr-test"}
+    )
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute("BEGIN")
+            await conn.execute("CREATE TEMP TABLE left_open (n int)")
+        async with pool.acquire() as conn:
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SELECT to_regclass('pg_temp.left_open')") is None  # rolled back
+            assert await conn.fetchval("SHOW application_name") == "kr-test"  # session settings kept
+    finally:
+        await pool.close()

@@ -7,7 +7,7 @@ commits on success and rolls back on any error, so nothing is half-written.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -63,9 +63,31 @@ async def check_database(engine: AsyncEngine) -> None:
         ) from exc
 
 
+async def _roll_back_if_open(conn: asyncpg.Connection) -> None:
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 async def create_asyncpg_pool(
-    url: str, *, size: int = 10, server_settings: dict[str, str] | None = None
+    url: str,
+    *,
+    size: int = 10,
+    server_settings: dict[str, str] | None = None,
+    init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
 ) -> asyncpg.Pool:
-    """A plain asyncpg pool on the same database, for hot-path statements."""
+    """A plain asyncpg pool on the same database, for hot-path statements.
+
+    Released connections are not reset with asyncpg's default (`RESET ALL`, `UNLISTEN *`,
+    ... : one more round trip per statement); only an open transaction is rolled back. So
+    nothing here may use session state: `SET LOCAL` inside a transaction, never `SET`;
+    per-session settings go in `server_settings`.
+    """
     dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
-    return await asyncpg.create_pool(dsn, min_size=1, max_size=size, server_settings=server_settings or {})
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=size,
+        server_settings=server_settings or {},
+        init=init,
+        reset=_roll_back_if_open,
+    )

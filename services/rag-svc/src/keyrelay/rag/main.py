@@ -12,9 +12,10 @@ import asyncio
 import contextlib
 from functools import partial
 
+import asyncpg
 from pgvector.asyncpg import register_vector
 
-from keyrelay.common.db import check_database, create_engine
+from keyrelay.common.db import check_database, create_asyncpg_pool, create_engine
 from keyrelay.common.lifecycle import run
 from keyrelay.common.logging import configure_logging
 from keyrelay.common.nats_helpers import EventPublisher, connect
@@ -30,19 +31,15 @@ from keyrelay.rag.library import Library
 from keyrelay.v1 import rag_pb2_grpc, router_pb2_grpc
 
 
-async def create_search_pool(settings: RagSettings):  # noqa: ANN201 - asyncpg.Pool
-    import asyncpg
-
+async def create_search_pool(settings: RagSettings) -> asyncpg.Pool:
     search_settings = {
         "hnsw.ef_search": str(settings.rag_hnsw_ef_search),
         "hnsw.iterative_scan": "strict_order",
         "hnsw.max_scan_tuples": str(settings.rag_hnsw_max_scan_tuples),
     }
-    dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-    return await asyncpg.create_pool(
-        dsn,
-        min_size=1,
-        max_size=settings.rag_db_pool_size,
+    return await create_asyncpg_pool(
+        settings.database_url,
+        size=settings.rag_db_pool_size,
         server_settings=search_settings,
         init=register_vector,
     )

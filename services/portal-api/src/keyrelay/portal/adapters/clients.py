@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 import grpc
@@ -95,15 +96,15 @@ class Clients:
     nats: NATS | None = None
     _nats_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
-    @property
+    @cached_property  # a stub builds one callable per RPC: once per channel, not per request
     def keyvault(self) -> keyvault_pb2_grpc.KeyVaultStub:
         return keyvault_pb2_grpc.KeyVaultStub(self.channels["keyvault"])
 
-    @property
+    @cached_property
     def router(self) -> router_pb2_grpc.RouterStub:
         return router_pb2_grpc.RouterStub(self.channels["router"])
 
-    @property
+    @cached_property
     def rag(self) -> rag_pb2_grpc.RagStub:
         return rag_pb2_grpc.RagStub(self.channels["rag"])
 
