@@ -38,13 +38,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import litellm_proxy  # noqa: E402
 from keyrelay.common.rpc import secure_channel  # noqa: E402
-from keyrelay.launcher.process import ManagedProcess, port_accepts  # noqa: E402
 from keyrelay.v1 import keyvault_pb2, keyvault_pb2_grpc, router_pb2, router_pb2_grpc  # noqa: E402
-from tests.e2e.harness import RunningStack, free_port_block  # noqa: E402
+from tests.e2e.harness import RunningStack  # noqa: E402
+from tests.e2e.providers import running_fakes  # noqa: E402
 
 TENANT = "bench"
 META = (("x-keyrelay-tenant", TENANT),)
 PROMPT = "Say hello in five words."
+
+
+async def provision(stack: RunningStack) -> tuple[str, str]:
+    """The bench tenant's OpenAI key (generated, fake) and a full_access `kr_` key."""
+    key = "sk-" + secrets.token_hex(24)
+    async with secure_channel(stack.grpc_addr("keyvault"), stack.tls_dir, "portal") as channel:
+        vault = keyvault_pb2_grpc.KeyVaultStub(channel)
+        put = keyvault_pb2.PutKeyRequest(tenant_id=TENANT, service_id="openai", value=key)
+        await vault.PutKey(put, metadata=META, timeout=10)
+        issue = keyvault_pb2.IssueAccessKeyRequest(
+            tenant_id=TENANT, name="bench", role=keyvault_pb2.ACCESS_KEY_ROLE_FULL_ACCESS
+        )
+        access_key = (await vault.IssueAccessKey(issue, metadata=META, timeout=10)).key
+    return key, access_key
 
 
 async def timed(call, count: int) -> list[float]:  # type: ignore[no-untyped-def]
@@ -128,73 +142,56 @@ async def main() -> None:
     if args.litellm:
         litellm_proxy.ensure_installed()  # before anything starts: the first install takes a while
     root = Path(tempfile.mkdtemp(prefix="keyrelay-bench-"))
-    port = free_port_block(1, 20000, 24000)
-    upstream = ManagedProcess(
-        "fake-providers",
-        [sys.executable, "-m", "keyrelay.common.testing.fake_providers", "--port", str(port)],
-        root / "fakes.log",
-    )
-    upstream.start()
-    base = f"http://127.0.0.1:{port}/openai/v1"
     try:
-        upstream.wait_until(lambda: port_accepts(port), 30, "listening")
-        env = {"KEYRELAY_PROVIDER_OPENAI_BASE_URL": base}
-        with RunningStack(root / "data", env=env) as stack:
-            key = "sk-" + secrets.token_hex(24)
-            async with secure_channel(stack.grpc_addr("keyvault"), stack.tls_dir, "portal") as channel:
-                vault = keyvault_pb2_grpc.KeyVaultStub(channel)
-                put = keyvault_pb2.PutKeyRequest(tenant_id=TENANT, service_id="openai", value=key)
-                await vault.PutKey(put, metadata=META, timeout=10)
-                issue = keyvault_pb2.IssueAccessKeyRequest(
-                    tenant_id=TENANT, name="bench", role=keyvault_pb2.ACCESS_KEY_ROLE_FULL_ACCESS
+        with running_fakes() as fakes:
+            base = fakes.url("openai")
+            with RunningStack(root / "data", env=fakes.base_url_env()) as stack:
+                key, access_key = await provision(stack)
+                body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": PROMPT}]}
+                async with aiohttp.ClientSession() as http:
+
+                    async def direct() -> None:
+                        async with http.post(
+                            f"{base}/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
+                        ) as r:
+                            await r.read()
+
+                    for _ in range(200):
+                        await direct()
+                    upstream_p50 = statistics.median(await timed(direct, 1000))
+
+                request = router_pb2.CompleteRequest(
+                    tenant_id=TENANT,
+                    model="openai/gpt-4o-mini",
+                    messages=[router_pb2.ChatMessage(role="user", content=PROMPT)],
+                    max_tokens=20,
                 )
-                access_key = (await vault.IssueAccessKey(issue, metadata=META, timeout=10)).key
+                async with secure_channel(stack.grpc_addr("router"), stack.tls_dir, "portal") as channel:
+                    stub = router_pb2_grpc.RouterStub(channel)
 
-            body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": PROMPT}]}
-            async with aiohttp.ClientSession() as http:
+                    async def through_router() -> None:
+                        await stub.Complete(request, metadata=META, timeout=10)
 
-                async def direct() -> None:
-                    async with http.post(
-                        f"{base}/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
-                    ) as r:
-                        await r.read()
+                    for _ in range(200):
+                        await through_router()
+                    latencies = await timed(through_router, 1000)
+                    rate_1, _ = await load(through_router, args.seconds, 1)
+                    rate_n, p50_n = await load(through_router, args.seconds, args.concurrency)
 
-                for _ in range(200):
-                    await direct()
-                upstream_p50 = statistics.median(await timed(direct, 1000))
+                # The full path: HTTP to the portal with the tenant's access key, OpenAI format.
+                openai_body = {**body, "model": "openai/gpt-4o-mini", "max_tokens": 20}
+                portal = f"{stack.portal_url}/v1/chat/completions"
+                auth = {"Authorization": f"Bearer {access_key}"}
+                full_path = await measure_http(portal, openai_body, auth, args.seconds, args.concurrency)
 
-            request = router_pb2.CompleteRequest(
-                tenant_id=TENANT,
-                model="openai/gpt-4o-mini",
-                messages=[router_pb2.ChatMessage(role="user", content=PROMPT)],
-                max_tokens=20,
-            )
-            async with secure_channel(stack.grpc_addr("router"), stack.tls_dir, "portal") as channel:
-                stub = router_pb2_grpc.RouterStub(channel)
-
-                async def through_router() -> None:
-                    await stub.Complete(request, metadata=META, timeout=10)
-
-                for _ in range(200):
-                    await through_router()
-                latencies = await timed(through_router, 1000)
-                rate_1, _ = await load(through_router, args.seconds, 1)
-                rate_n, p50_n = await load(through_router, args.seconds, args.concurrency)
-
-            # The full path: HTTP to the portal with the tenant's access key, OpenAI format.
-            openai_body = {**body, "model": "openai/gpt-4o-mini", "max_tokens": 20}
-            portal = f"{stack.portal_url}/v1/chat/completions"
-            auth = {"Authorization": f"Bearer {access_key}"}
-            full_path = await measure_http(portal, openai_body, auth, args.seconds, args.concurrency)
-
-        # LiteLLM once the stack has stopped, with the same upstream, body (its model name) and client.
-        litellm = None
-        if args.litellm:
-            with litellm_proxy.running(base, root / "litellm") as litellm_url:
-                litellm_body = {**openai_body, "model": "gpt-4o-mini"}
-                litellm = await measure_http(
-                    f"{litellm_url}/v1/chat/completions", litellm_body, {}, args.seconds, args.concurrency
-                )
+            # LiteLLM once the stack has stopped, with the same upstream, body (its model name) and client.
+            litellm = None
+            if args.litellm:
+                with litellm_proxy.running(base, root / "litellm") as litellm_url:
+                    litellm_body = {**openai_body, "model": "gpt-4o-mini"}
+                    litellm = await measure_http(
+                        f"{litellm_url}/v1/chat/completions", litellm_body, {}, args.seconds, args.concurrency
+                    )
         p50, p99 = statistics.median(latencies), statistics.quantiles(latencies, n=100)[98]
         print(f"upstream alone        p50 {upstream_p50:6.3f} ms")
         print(f"through the router    p50 {p50:6.3f} ms   p99 {p99:6.3f} ms")
@@ -214,7 +211,6 @@ async def main() -> None:
         else:
             print_comparison(full_path, litellm, args.concurrency)
     finally:
-        upstream.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 

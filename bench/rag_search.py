@@ -99,7 +99,7 @@ from pgvector.asyncpg import register_vector
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag_corpus import (  # noqa: E402 - bench/ is on sys.path when this script runs
+from bench.rag_corpus import (  # noqa: E402
     DIMS,
     DOMAINS,
     Tenant,
@@ -111,7 +111,6 @@ from rag_corpus import (  # noqa: E402 - bench/ is on sys.path when this script 
     make_tenants,
     query_text,
 )
-
 from keyrelay.common.rpc import secure_channel  # noqa: E402
 from keyrelay.rag.adapters.embedders import load_tokenizer  # noqa: E402
 from keyrelay.rag.adapters.retrieval import vector_sql  # noqa: E402

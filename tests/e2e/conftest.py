@@ -1,4 +1,9 @@
-"""Fixtures for whole-stack tests."""
+"""Fixtures for whole-stack tests.
+
+`fakes` and `stack` are module-scoped: each test module gets its own fake providers and its
+own stack with every provider pointed at them. A module that needs something else (echoing
+fakes, a stack with other settings) defines its own fixture of the same name.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.harness import RunningStack
+from tests.e2e.providers import Fakes, running_fakes, stack_with_fakes
 
 
 @pytest.fixture
@@ -21,3 +29,16 @@ def data_dir() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="keyrelay-e2e-"))
     yield path / "data"
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def fakes() -> Iterator[Fakes]:
+    with running_fakes() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def stack(fakes: Fakes, request: pytest.FixtureRequest) -> Iterator[RunningStack]:
+    module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_").replace("_", "-")
+    with stack_with_fakes(fakes, f"keyrelay-e2e-{module}-") as running:
+        yield running

@@ -11,24 +11,15 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from tests.e2e.harness import RunningStack
-from tests.e2e.providers import running_fakes, stack_with_fakes
 
 pytestmark = pytest.mark.e2e
 
 TENANT = "cli-a"
 MODEL = "openai/gpt-4o-mini"
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[RunningStack]:
-    """The stack, its providers pointed at the fake providers process."""
-    with running_fakes() as fakes, stack_with_fakes(fakes, "keyrelay-e2e-cli-") as running:
-        yield running
 
 
 def cli(

@@ -17,7 +17,6 @@ import pytest
 
 from tests.e2e.harness import RunningStack
 from tests.e2e.providers import Fakes
-from tests.e2e.test_portal_openai import fakes, stack  # noqa: F401 - shared module fixtures
 
 pytestmark = pytest.mark.e2e
 TENANT = "flow-acme"

@@ -16,9 +16,7 @@ import pytest
 
 from keyrelay.v1 import keyvault_pb2
 from tests.e2e.harness import RunningStack
-from tests.e2e.test_portal_openai import fakes as fakes  # noqa: F401  (module-scoped fixtures)
 from tests.e2e.test_portal_openai import issue_key, portal, tenant_with_openai_key
-from tests.e2e.test_portal_openai import stack as stack  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +31,7 @@ def sse_events(text: str) -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def tenant_key(stack: RunningStack) -> Iterator[str]:  # noqa: F811
+def tenant_key(stack: RunningStack) -> Iterator[str]:
     key, _, _ = asyncio.run(tenant_with_openai_key(stack, TENANT))
     yield key
 
@@ -49,7 +47,7 @@ async def poll(client: httpx.AsyncClient, path: str, done: Any, seconds: float =
         await asyncio.sleep(0.1)
 
 
-async def test_model_list_filters_and_detail_with_a_slash(stack: RunningStack, tenant_key: str) -> None:  # noqa: F811
+async def test_model_list_filters_and_detail_with_a_slash(stack: RunningStack, tenant_key: str) -> None:
     async with portal(stack, tenant_key) as client:
         listed = await client.get("/api/brain/openrouter/models")
         openai_code = await client.get(
@@ -73,7 +71,7 @@ async def test_model_list_filters_and_detail_with_a_slash(stack: RunningStack, t
 
 
 async def test_completions_route_auto_with_a_task_and_report_route_and_cost(
-    stack: RunningStack,  # noqa: F811
+    stack: RunningStack,
     tenant_key: str,
 ) -> None:
     async with portal(stack, tenant_key) as client:
@@ -97,7 +95,7 @@ async def test_completions_route_auto_with_a_task_and_report_route_and_cost(
     assert neither.status_code == 422
 
 
-async def test_ai_chat_plain_and_streamed(stack: RunningStack, tenant_key: str) -> None:  # noqa: F811
+async def test_ai_chat_plain_and_streamed(stack: RunningStack, tenant_key: str) -> None:
     async with portal(stack, tenant_key) as client:
         plain = await client.post(
             "/api/brain/ai/chat",
@@ -128,7 +126,7 @@ async def test_ai_chat_plain_and_streamed(stack: RunningStack, tenant_key: str) 
     assert unknown.status_code == 404 and unknown.json()["error"]["type"] == "not_found"
 
 
-async def test_usage_analytics_and_usage_stats_show_the_calls(stack: RunningStack, tenant_key: str) -> None:  # noqa: F811
+async def test_usage_analytics_and_usage_stats_show_the_calls(stack: RunningStack, tenant_key: str) -> None:
     async with portal(stack, tenant_key) as client:
         made = await client.post(
             "/api/brain/openrouter/completions", json={"prompt": "count me", "model": MODEL}
@@ -176,7 +174,7 @@ async def test_usage_analytics_and_usage_stats_show_the_calls(stack: RunningStac
     assert budget["has_limit"] is False and budget["spent_micros"] > 0 and budget["period_start"]
 
 
-async def test_benchmark_runs_two_models(stack: RunningStack, tenant_key: str) -> None:  # noqa: F811
+async def test_benchmark_runs_two_models(stack: RunningStack, tenant_key: str) -> None:
     async with portal(stack, tenant_key) as client:
         reply = await client.post(
             "/api/brain/openrouter/benchmark",
@@ -189,7 +187,7 @@ async def test_benchmark_runs_two_models(stack: RunningStack, tenant_key: str) -
     assert out["recommended_model"] in (MODEL, OTHER) and out["recommendation"]
 
 
-async def test_a_foreign_tenant_path_is_403(stack: RunningStack, tenant_key: str) -> None:  # noqa: F811
+async def test_a_foreign_tenant_path_is_403(stack: RunningStack, tenant_key: str) -> None:
     async with portal(stack, tenant_key) as client:
         for path in (
             "/api/brain/openrouter/usage/m-other",
@@ -201,7 +199,7 @@ async def test_a_foreign_tenant_path_is_403(stack: RunningStack, tenant_key: str
             assert refused.json()["error"]["type"] == "permission_denied"
 
 
-async def test_read_only_reads_usage_but_cannot_run_completions(stack: RunningStack) -> None:  # noqa: F811
+async def test_read_only_reads_usage_but_cannot_run_completions(stack: RunningStack) -> None:
     issued = await issue_key(stack, TENANT, keyvault_pb2.ACCESS_KEY_ROLE_READ_ONLY)
     async with portal(stack, issued.key) as client:
         completion = await client.post("/api/brain/openrouter/completions", json={"prompt": "hi"})
@@ -215,7 +213,7 @@ async def test_read_only_reads_usage_but_cannot_run_completions(stack: RunningSt
     assert usage.status_code == 200 and stats.status_code == 200 and models.status_code == 200
 
 
-async def test_the_platform_admin_reads_any_tenants_usage(stack: RunningStack, tenant_key: str) -> None:  # noqa: F811
+async def test_the_platform_admin_reads_any_tenants_usage(stack: RunningStack, tenant_key: str) -> None:
     admin = (stack.data_dir / "admin-token").read_text().strip()
     async with portal(stack, admin) as client:
         assert (await client.get(f"/api/brain/openrouter/usage/{TENANT}")).status_code == 200

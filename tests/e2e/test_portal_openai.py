@@ -8,7 +8,6 @@ import asyncio
 import json
 import secrets
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,24 +18,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from keyrelay.common.rpc import secure_channel
 from keyrelay.v1 import keyvault_pb2, keyvault_pb2_grpc
 from tests.e2e.harness import RunningStack
-from tests.e2e.providers import Fakes, running_fakes, stack_with_fakes
+from tests.e2e.providers import Fakes
 
 pytestmark = pytest.mark.e2e
 
 
 MODEL = "openai/gpt-4o-mini"
-
-
-@pytest.fixture(scope="module")
-def fakes() -> Iterator[Fakes]:
-    with running_fakes() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def stack(fakes: Fakes) -> Iterator[RunningStack]:
-    with stack_with_fakes(fakes, "keyrelay-e2e-portal-") as running:
-        yield running
 
 
 async def kv(stack: RunningStack, rpc: str, request: Any, tenant: str) -> Any:

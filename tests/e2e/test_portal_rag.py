@@ -17,7 +17,7 @@ import pytest
 
 from keyrelay.common.testing.documents import pdf_with_pages
 from tests.e2e.harness import RunningStack
-from tests.e2e.providers import Fakes, running_fakes, stack_with_fakes
+from tests.e2e.providers import Fakes, running_fakes
 
 pytestmark = pytest.mark.e2e
 
@@ -37,12 +37,6 @@ PDF_PAGES = (
 @pytest.fixture(scope="module")
 def fakes() -> Iterator[Fakes]:
     with running_fakes(echo=True) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def stack(fakes: Fakes) -> Iterator[RunningStack]:
-    with stack_with_fakes(fakes, "keyrelay-e2e-portal-rag-") as running:
         yield running
 
 

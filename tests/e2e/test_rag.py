@@ -23,7 +23,7 @@ from keyrelay.rag.adapters.retrieval import vector_sql
 from keyrelay.rag.adapters.store import CHUNK_COPY_COLUMNS
 from keyrelay.v1 import rag_pb2, rag_pb2_grpc
 from tests.e2e.harness import RunningStack
-from tests.e2e.providers import Fakes, running_fakes, stack_with_fakes
+from tests.e2e.providers import Fakes, running_fakes
 from tests.e2e.test_router import fake_key, store_key
 
 pytestmark = pytest.mark.e2e
@@ -35,12 +35,6 @@ READY, PENDING = rag_pb2.DOCUMENT_STATUS_READY, rag_pb2.DOCUMENT_STATUS_PENDING
 @pytest.fixture(scope="module")
 def fakes() -> Iterator[Fakes]:
     with running_fakes(echo=True) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def stack(fakes: Fakes) -> Iterator[RunningStack]:
-    with stack_with_fakes(fakes, "keyrelay-e2e-rag-") as running:
         yield running
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -23,21 +22,9 @@ from keyrelay.router.adapters.ledger import ledger_row
 from keyrelay.router.adapters.store import RouterStore
 from keyrelay.v1 import common_pb2, keyvault_pb2, keyvault_pb2_grpc, router_pb2, router_pb2_grpc
 from tests.e2e.harness import RunningStack
-from tests.e2e.providers import Fakes, running_fakes, stack_with_fakes
+from tests.e2e.providers import Fakes
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def fakes() -> Iterator[Fakes]:
-    with running_fakes() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def stack(fakes: Fakes) -> Iterator[RunningStack]:
-    with stack_with_fakes(fakes, "keyrelay-e2e-router-") as running:
-        yield running
 
 
 PREFIXES = {"anthropic": "sk-ant-api03-", "groq": "gsk_", "openrouter": "sk-or-v1-"}

@@ -16,8 +16,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+
+import asyncpg
 
 from keyrelay.common.cache import TtlCache
 from keyrelay.common.context import request_id_var
@@ -34,7 +36,7 @@ from keyrelay.common.events import usage_event
 from keyrelay.common.nats_helpers import EventNotRecorded, EventPublisher
 from keyrelay.router.adapters.keys import KeyResolver, ResolvedKey
 from keyrelay.router.adapters.providers.base import ProviderAdapter
-from keyrelay.router.adapters.store import RouterStore
+from keyrelay.router.adapters.store import RouterStore, month_of
 from keyrelay.router.domain.catalog import Model, ModelCatalog
 from keyrelay.router.domain.health import HealthBook
 from keyrelay.router.domain.messages import (
@@ -135,7 +137,8 @@ class Gateway:
         self.health = health
         self.publisher = publisher
         self._settings: TtlCache[str, TenantSettings] = TtlCache(settings_ttl)
-        self._settlements: set[asyncio.Task[None]] = set()
+        self._pending_settlements: dict[tuple[str, date], list[int]] = {}
+        self._settling: asyncio.Task[None] | None = None
 
     # -- settings ------------------------------------------------------------------------
 
@@ -432,20 +435,33 @@ class Gateway:
 
     def _settle_soon(self, tenant_id: str, reserved: int, actual: int, at: datetime) -> None:
         """Settle after answering: the reservation keeps the budget safe until then, so the
-        caller need not wait for it. Pending settlements are awaited on shutdown."""
-        task = asyncio.create_task(self.store.settle(tenant_id, reserved, actual, at))
-        self._settlements.add(task)
-        task.add_done_callback(self._settled)
+        caller need not wait for it. Settlements made meanwhile are summed per tenant and
+        month and written together on the next loop turn; pending ones are awaited on
+        shutdown."""
+        sums = self._pending_settlements.setdefault((tenant_id, month_of(at)), [0, 0])
+        sums[0] += reserved
+        sums[1] += actual
+        if self._settling is None:
+            self._settling = asyncio.create_task(self._settle_pending())
 
-    def _settled(self, task: asyncio.Task[None]) -> None:
-        self._settlements.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("budget settlement failed: %r", task.exception())
+    async def _settle_pending(self) -> None:
+        try:
+            while self._pending_settlements:
+                batch = {key: (r, a) for key, (r, a) in self._pending_settlements.items()}
+                self._pending_settlements.clear()
+                try:
+                    await self.store.settle(batch)
+                except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                    # The reservations stay counted until an operator corrects them: the
+                    # budget errs on the safe side. The ledger keeps the true spend.
+                    log.error("budget settlement of %d tenant-months failed: %r", len(batch), exc)
+        finally:
+            self._settling = None
 
     async def drain(self) -> None:
         """Wait for pending settlements (on shutdown)."""
-        if self._settlements:
-            await asyncio.gather(*self._settlements, return_exceptions=True)
+        if self._settling is not None:
+            await self._settling
 
     def _record_usage(
         self,

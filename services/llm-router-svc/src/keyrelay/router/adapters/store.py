@@ -207,8 +207,10 @@ class RouterStore:
         )
         return row is not None
 
-    async def settle(self, tenant_id: str, reserved: int, actual: int, reserved_at: datetime) -> None:
-        await self.pool.execute(
+    async def settle(self, settlements: dict[tuple[str, date], tuple[int, int]]) -> None:
+        """Release reservations and add actual spend: {(tenant, month): (reserved, actual)},
+        one statement per entry, pipelined in one round trip and one transaction."""
+        await self.pool.executemany(
             """
             INSERT INTO router_budgets (tenant_id, month, spent_micros, reserved_micros)
             VALUES ($1, $2, $4, 0)
@@ -216,10 +218,7 @@ class RouterStore:
               SET reserved_micros = greatest(router_budgets.reserved_micros - $3, 0),
                   spent_micros = router_budgets.spent_micros + $4
             """,
-            tenant_id,
-            month_of(reserved_at),
-            reserved,
-            actual,
+            [(tenant, month, *amounts) for (tenant, month), amounts in settlements.items()],
         )
 
     async def budget(self, tenant_id: str, now: datetime) -> BudgetState:
