@@ -32,9 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import grpc  # noqa: E402
 
 from keyrelay.common.rpc import secure_channel, server_credentials  # noqa: E402
-from keyrelay.launcher.process import ManagedProcess, port_accepts  # noqa: E402
 from keyrelay.v1 import keyvault_pb2, keyvault_pb2_grpc  # noqa: E402
-from tests.e2e.harness import RunningStack, free_port_block  # noqa: E402
+from tests.e2e.harness import RunningStack  # noqa: E402
 
 TENANT = "bench"
 META = (("x-keyrelay-tenant", TENANT),)
@@ -106,30 +105,16 @@ async def main() -> None:
     try:
         with RunningStack(root / "data") as stack:
             await store_key(stack)
-            port = free_port_block(1, 24000, 28000)
-            uncached = ManagedProcess(
-                "keyvault-uncached",
-                [sys.executable, "-m", "keyrelay.keyvault.main"],
-                stack.data_dir / "logs" / "keyvault-uncached.log",
-                env=stack.service_env(
-                    KEYRELAY_KEYVAULT_LISTEN=f"127.0.0.1:{port}",
-                    KEYRELAY_REPLICA_ID="bench",
-                    KEYRELAY_KEYVAULT_CACHE_TTL_SECONDS="0",
-                ),
-            )
-            uncached.start()
-            try:
-                uncached.wait_until(lambda: port_accepts(port), 30, "listening")
+            no_cache = {"KEYRELAY_KEYVAULT_CACHE_TTL_SECONDS": "0"}
+            with stack.replica("keyvault", "keyvault-uncached", **no_cache) as uncached:
                 cached = await measure(
                     stack.grpc_addr("keyvault"), stack.tls_dir, args.seconds, args.concurrency
                 )
                 report("cached", *cached, args.concurrency)
-                slow = await measure(f"127.0.0.1:{port}", stack.tls_dir, args.seconds, args.concurrency)
+                slow = await measure(uncached, stack.tls_dir, args.seconds, args.concurrency)
                 report("uncached", *slow, args.concurrency)
                 floor = await measure_floor(stack.tls_dir, args.seconds, args.concurrency)
                 report("floor", *floor, args.concurrency)
-            finally:
-                uncached.stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
