@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,9 +19,8 @@ import httpx
 import pytest
 
 from keyrelay.common.rpc import secure_channel
-from keyrelay.launcher.process import ManagedProcess, port_accepts
 from keyrelay.v1 import keyvault_pb2, keyvault_pb2_grpc
-from tests.e2e.harness import RunningStack, free_port_block
+from tests.e2e.harness import RunningStack
 
 pytestmark = pytest.mark.e2e
 
@@ -188,20 +186,12 @@ async def test_verify_then_tamper(stack: RunningStack, keys: dict[str, str]) -> 
 
 
 async def test_two_replicas_keep_one_linear_chain_per_tenant(stack: RunningStack) -> None:
-    port = free_port_block(1, 20000, 24000)
-    replica = ManagedProcess(
-        "portal-2",
-        [sys.executable, "-m", "keyrelay.portal.main"],
-        stack.data_dir / "logs" / "portal-2.log",
-        env=stack.service_env(
-            KEYRELAY_PORTAL_PORT=str(port), KEYRELAY_REPLICA_ID="2", KEYRELAY_LOG_LEVEL="DEBUG"
-        ),
-    )
-    replica.start()
-    try:
-        replica.wait_until(lambda: port_accepts(port), 30, "listening")
+    with stack.replica("portal", "portal-2", KEYRELAY_LOG_LEVEL="DEBUG"):
         log = stack.data_dir / "logs" / "portal-2.log"
-        replica.wait_until(lambda: "audit projector consuming" in log.read_text(), 30, "consuming")
+        deadline = time.monotonic() + 30
+        while "audit projector consuming" not in log.read_text():
+            assert time.monotonic() < deadline, "the second replica's audit projector never started"
+            time.sleep(0.1)
         tenants = ("audit-r1", "audit-r2")
         readers = {t: await access_key(stack, t, keyvault_pb2.ACCESS_KEY_ROLE_READ_ONLY) for t in tenants}
         per_tenant = 60
@@ -225,5 +215,3 @@ async def test_two_replicas_keep_one_linear_chain_per_tenant(stack: RunningStack
             assert (await audit(stack, readers[tenant], "/verify"))["intact"] is True
         # The second replica did file some of them (the durable consumer split the stream).
         assert re.search(r"audit: filed [1-9][0-9]* new", log.read_text()), "the replica filed nothing"
-    finally:
-        replica.stop()
