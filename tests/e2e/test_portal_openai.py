@@ -147,6 +147,22 @@ async def test_a_read_only_key_lists_models_but_cannot_chat(stack: RunningStack)
     assert MODEL in {m["id"] for m in models.json()["data"]}
 
 
+async def test_an_access_keys_rate_limit_gives_429_with_retry_after(stack: RunningStack) -> None:
+    await tenant_with_openai_key(stack, "p-limited")
+    request = keyvault_pb2.IssueAccessKeyRequest(
+        tenant_id="p-limited", name="limited", role=keyvault_pb2.ACCESS_KEY_ROLE_FULL_ACCESS, rate_limit=2
+    )
+    limited = await kv(stack, "IssueAccessKey", request, "p-limited")
+    async with portal(stack, limited.key) as client:
+        statuses = [(await client.post("/v1/chat/completions", json=chat_body())) for _ in range(3)]
+    assert [r.status_code for r in statuses] == [200, 200, 429], statuses[-1].text
+    refused = statuses[-1]
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    error = refused.json()["error"]
+    assert error["type"] == "rate_limited" and "2 requests per minute" in error["message"]
+    assert error["request_id"] == refused.headers["x-request-id"]
+
+
 async def test_a_revoked_access_key_is_refused_within_two_seconds(stack: RunningStack) -> None:
     key, key_id, _ = await tenant_with_openai_key(stack, "p-revoke")
     async with portal(stack, key) as client:
