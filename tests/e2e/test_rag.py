@@ -38,8 +38,8 @@ def fakes() -> Iterator[Fakes]:
         yield running
 
 
-async def rag(stack: RunningStack, rpc: str, request: Any, tenant: str) -> Any:
-    async with secure_channel(stack.grpc_addr("rag"), stack.tls_dir, "portal") as channel:
+async def rag(stack: RunningStack, rpc: str, request: Any, tenant: str, address: str | None = None) -> Any:
+    async with secure_channel(address or stack.grpc_addr("rag"), stack.tls_dir, "portal") as channel:
         call = getattr(rag_pb2_grpc.RagStub(channel), rpc)
         metadata = (("x-keyrelay-tenant", tenant),)
         if rpc == "AnswerStream":
@@ -373,6 +373,58 @@ async def test_filtered_vector_query_uses_the_hnsw_index(stack: RunningStack) ->
         assert "rag_chunks_embedding_384_hnsw" in text, text
     finally:
         await conn.close()
+
+
+async def test_a_collection_that_outgrows_exact_search_gets_its_own_hnsw_index(stack: RunningStack) -> None:
+    """Above KEYRELAY_RAG_EXACT_SEARCH_MAX_CHUNKS a collection gets a partial HNSW index of its
+    own: its searches walk a graph of its chunks only, so the tenant filter costs no recall."""
+    tenant = tenant_id("rag-big")
+    with stack.replica("rag", "rag-small-exact", KEYRELAY_RAG_EXACT_SEARCH_MAX_CHUNKS="5") as small:
+        request = rag_pb2.CreateCollectionRequest(tenant_id=tenant, name="big")
+        col = (await rag(stack, "CreateCollection", request, tenant, small)).collection.collection_id
+        paragraphs = [
+            f"Section {n}. The depot in region {n} ships pallets on weekday {n % 5} and keeps "
+            f"spare parts for model R{n}00 in aisle {n}; " + "returns wait for an inspection slot. " * 20
+            for n in range(12)
+        ]
+        ingest = rag_pb2.IngestDocumentRequest(
+            tenant_id=tenant, collection_id=col, text="\n\n".join(paragraphs)
+        )
+        reply = await rag(stack, "IngestDocument", ingest, tenant, small)
+        assert reply.status == READY and reply.chunks > 5, reply
+        name = f"rag_chunks_{col}_hnsw"
+        conn = await db(stack)
+        await register_vector(conn)
+        try:
+            deadline = time.monotonic() + 60
+            while not await conn.fetchval(
+                "SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
+                "WHERE c.relname = $1",
+                name,
+            ):
+                assert time.monotonic() < deadline, "the collection's own index was not built"
+                await asyncio.sleep(0.2)
+            # With a sort ruled out the planner must pick an index for the order: this one.
+            await conn.execute("SET enable_sort = off")
+            await conn.execute("SET plan_cache_mode = force_custom_plan")
+            vector = await conn.fetchval(
+                "SELECT embedding FROM rag_chunks WHERE collection_id = $1 LIMIT 1", col
+            )
+            plan = await conn.fetch("EXPLAIN " + vector_sql(384, exact=False), vector, tenant, col, "{}", 10)
+            assert name in "\n".join(r[0] for r in plan), plan
+            search = rag_pb2.SearchRequest(
+                tenant_id=tenant, collection_id=col, query="spare parts aisle 7", mode=VECTOR
+            )
+            hits = (await rag(stack, "Search", search, tenant, small)).results
+            assert hits and all(h.document_id == reply.document_id for h in hits)
+
+            delete = rag_pb2.DeleteCollectionRequest(tenant_id=tenant, collection_id=col)
+            await rag(stack, "DeleteCollection", delete, tenant, small)
+            assert await conn.fetchval("SELECT to_regclass($1)", name) is None, (
+                "the index outlived its collection"
+            )
+        finally:
+            await conn.close()
 
 
 async def test_every_ingest_delete_and_answer_is_audited(stack: RunningStack) -> None:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import asyncpg
 import grpc
 
 from keyrelay.common.audit import Auditor
@@ -86,6 +87,7 @@ class Library:
         self.audit = Auditor(publisher, SOURCE)
         self.replica = f"rag-{settings.replica_id}"
         self._work = asyncio.Event()
+        self._indexing: dict[str, asyncio.Task[None]] = {}
 
     # -- collections ---------------------------------------------------------------------
 
@@ -216,8 +218,37 @@ class Library:
         self, document: DocumentRow, collection: CollectionRow, pieces: list[Chunk], embedded: Embedded
     ) -> None:
         new = [NewChunk(p.index, p.text, p.tokens, v) for p, v in zip(pieces, embedded.vectors, strict=True)]
-        if await self.store.replace_chunks(document, document.version, new, collection.dimensions):
-            self._record_local_usage(document.tenant_id, self.embedder(collection), embedded)
+        count = await self.store.replace_chunks(document, document.version, new, collection.dimensions)
+        if count is None:
+            return
+        self._record_local_usage(document.tenant_id, self.embedder(collection), embedded)
+        if count > self.settings.rag_exact_search_max_chunks:
+            self._index_soon(collection)
+
+    def _index_soon(self, collection: CollectionRow) -> None:
+        """Give a collection that outgrew exact search its own HNSW index, in the background
+        (a build takes seconds to minutes; searches meanwhile use the shared index)."""
+        if collection.id in self._indexing:
+            return
+
+        async def build() -> None:
+            try:
+                if await self.store.ensure_collection_index(collection.id, collection.dimensions):
+                    log.info("collection %s has its own HNSW index", collection.id)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                log.error(
+                    "HNSW index of collection %s not built (%r); the next ingest retries", collection.id, exc
+                )
+            finally:
+                del self._indexing[collection.id]
+
+        self._indexing[collection.id] = asyncio.create_task(build())
+
+    async def stop_index_builds(self) -> None:
+        """On shutdown: a build cut short leaves an invalid index, rebuilt on the next ingest."""
+        for task in self._indexing.values():
+            task.cancel()
+        await asyncio.gather(*self._indexing.values(), return_exceptions=True)
 
     async def process(self, document: DocumentRow, content: bytes) -> None:
         """The background worker's step for one claimed document; a failure marks it FAILED

@@ -36,6 +36,9 @@ async def create_search_pool(settings: RagSettings) -> asyncpg.Pool:
         "hnsw.ef_search": str(settings.rag_hnsw_ef_search),
         "hnsw.iterative_scan": "strict_order",
         "hnsw.max_scan_tuples": str(settings.rag_hnsw_max_scan_tuples),
+        # Plan each search with its collection id as a constant: a large collection's own
+        # partial index can only be chosen then, and so can exact vs HNSW by its size.
+        "plan_cache_mode": "force_custom_plan",
     }
     return await create_asyncpg_pool(
         settings.database_url,
@@ -68,6 +71,7 @@ async def serve(settings: RagSettings) -> None:
     jobs = asyncio.create_task(library.run_jobs())
 
     async def shutdown() -> None:
+        await library.stop_index_builds()
         jobs.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await jobs

@@ -1,15 +1,21 @@
 """The search statements: one round trip each, always scoped to tenant and collection.
 
 Vector search has two shapes, chosen by collection size:
-- large collections order by the typed expression the partial HNSW index is built on
-  (`embedding::vector(n) <=> query`), so Postgres walks the index; the session runs with
-  `hnsw.iterative_scan = strict_order`, so when the tenant filter drops most of what the
-  index returns, pgvector keeps scanning (up to `hnsw.max_scan_tuples`) instead of returning
-  fewer rows. That holds recall for questions near the tenant's own chunks; for a question
-  whose neighbours are all other tenants' it drops (bench/rag_search.py measures both);
-- small collections order by the untyped distance, which no index matches: Postgres reads
-  the collection's chunks through the btree on collection_id and sorts them. Exact, and at
-  a few thousand rows faster than the graph.
+- small collections (up to KEYRELAY_RAG_EXACT_SEARCH_MAX_CHUNKS) order by the untyped
+  distance, which no index matches: Postgres reads the collection's chunks through the
+  btree on collection_id and sorts them. Exact, and at a few thousand rows faster than a
+  graph;
+- large collections order by the typed expression the HNSW indexes are built on
+  (`embedding::vector(n) <=> query`). A large collection has its own partial HNSW index
+  (schema.collection_index_sql, built when it outgrows the exact path), so the graph holds
+  its chunks only and the filter costs nothing; the search pool plans every statement with
+  its parameters as constants (`plan_cache_mode = force_custom_plan`), which is what lets
+  the planner match that index's `collection_id = '...'` predicate. Until the index is
+  built, the shared per-dimension index serves, with `hnsw.iterative_scan = strict_order`:
+  when the filter drops most of what it returns, pgvector keeps scanning (up to
+  `hnsw.max_scan_tuples`) instead of returning fewer rows; that keeps recall for questions
+  near the tenant's own chunks, not for questions nearer other tenants' (bench/rag_search.py
+  measures all three).
 
 Keyword search matches any of the query's stemmed terms (OR, not the AND of
 plainto_tsquery: a question rarely shares all its words with the passage that answers it),

@@ -4,10 +4,14 @@ Every row carries `tenant_id`, and every query the store makes filters on it. Ch
 their embedding in an untyped `vector` column plus the `dimensions` it has, so collections
 with different embedding models share one table; each dimension count gets its own partial
 HNSW index over `embedding::vector(n)` (pgvector's recommended layout for mixed dimensions),
-created when the first collection of that size appears (see `vector_index_sql`).
+created when the first collection of that size appears (see `vector_index_sql`). A
+collection that outgrows exact search gets its own partial HNSW index as well
+(`collection_index_sql`).
 """
 
 from __future__ import annotations
+
+import re
 
 from alembic import command
 from alembic.config import Config
@@ -121,6 +125,25 @@ def vector_index_sql(dimensions: int) -> str:
     return (
         f"CREATE INDEX IF NOT EXISTS rag_chunks_embedding_{int(dimensions)}_hnsw ON rag_chunks "
         f"USING hnsw ({vector_cast(dimensions)} {ops}) WHERE dimensions = {int(dimensions)}"
+    )
+
+
+_COLLECTION_ID = re.compile(r"col_[0-9a-f]{24}")
+
+
+def collection_index_name(collection_id: str) -> str:
+    if not _COLLECTION_ID.fullmatch(collection_id):  # it is spliced into DDL: only our own ids
+        raise ValueError(f"not a collection id: {collection_id!r}")
+    return f"rag_chunks_{collection_id}_hnsw"
+
+
+def collection_index_sql(collection_id: str, dimensions: int) -> str:
+    """A large collection's own HNSW index: partial on its id, so a search in it walks a graph
+    of its chunks only and the tenant filter costs no recall. Built without blocking writes."""
+    ops = "vector_cosine_ops" if dimensions <= MAX_VECTOR_DIMS else "halfvec_cosine_ops"
+    return (
+        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {collection_index_name(collection_id)} ON rag_chunks "
+        f"USING hnsw ({vector_cast(dimensions)} {ops}) WHERE collection_id = '{collection_id}'"
     )
 
 

@@ -22,7 +22,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keyrelay.common.errors import AlreadyExists, NotFound
-from keyrelay.rag.adapters.schema import MAX_VECTOR_DIMS, chunks, collections, documents, vector_index_sql
+from keyrelay.rag.adapters.schema import (
+    MAX_VECTOR_DIMS,
+    chunks,
+    collection_index_name,
+    collection_index_sql,
+    collections,
+    documents,
+    vector_index_sql,
+)
 
 PENDING, PROCESSING, READY, FAILED = "pending", "processing", "ready", "failed"
 # A background job whose replica has said nothing for this long is taken over by another.
@@ -148,6 +156,27 @@ class RagStore:
                 vector_index_sql(dimensions).replace("CREATE INDEX", "CREATE INDEX CONCURRENTLY")
             )
 
+    async def ensure_collection_index(self, collection_id: str, dimensions: int) -> bool:
+        """The collection's own HNSW index (see schema.collection_index_sql); True when this
+        call built it. An invalid one (a build that was interrupted) is dropped and rebuilt;
+        when another replica is building it at the same moment, this one leaves it be."""
+        name = collection_index_name(collection_id)
+        async with self.pool.acquire() as conn:
+            valid = await conn.fetchval(
+                "SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
+                "WHERE c.relname = $1",
+                name,
+            )
+            if valid:
+                return False
+            if valid is not None:
+                await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+            try:
+                await conn.execute(collection_index_sql(collection_id, dimensions))
+            except (asyncpg.DuplicateTableError, asyncpg.UniqueViolationError):
+                return False
+        return True
+
     async def list_collections(self, tenant_id: str, limit: int, offset: int) -> list[CollectionRow]:
         counts = (
             select(func.count())
@@ -189,6 +218,8 @@ class RagStore:
             )
             if result.rowcount == 0:
                 raise NotFound(f"collection '{collection_id}' not found; ListCollections shows yours")
+        async with self.pool.acquire() as conn:  # its own index, if it had grown one
+            await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {collection_index_name(collection_id)}")
 
     # -- documents -----------------------------------------------------------------------
 
@@ -379,9 +410,10 @@ class RagStore:
 
     async def replace_chunks(
         self, document: DocumentRow, version: int, new: Sequence[NewChunk], dims: int
-    ) -> bool:
-        """Swap the document's chunks for `new` and mark it READY, in one transaction; False
-        (nothing written) when the document was deleted or changed again meanwhile."""
+    ) -> int | None:
+        """Swap the document's chunks for `new` and mark it READY, in one transaction; returns
+        the collection's chunk count after, or None (nothing written) when the document was
+        deleted or changed again meanwhile."""
         records = [
             (
                 new_id("chk"),
@@ -404,7 +436,7 @@ class RagStore:
                 document.tenant_id,
             )
             if current is None or current["version"] != version or current["status"] != PROCESSING:
-                return False
+                return None
             removed = await conn.fetchval(
                 "WITH gone AS (DELETE FROM rag_chunks WHERE document_id = $1 RETURNING 1) "
                 "SELECT count(*) FROM gone",
@@ -422,13 +454,13 @@ class RagStore:
                 READY,
                 len(records),
             )
-            await conn.execute(
-                "UPDATE rag_collections SET chunk_count = chunk_count - $2 + $3 WHERE id = $1",
+            return await conn.fetchval(  # type: ignore[no-any-return]
+                "UPDATE rag_collections SET chunk_count = chunk_count - $2 + $3 WHERE id = $1 "
+                "RETURNING chunk_count",
                 document.collection_id,
                 removed,
                 len(records),
             )
-        return True
 
     async def fail(self, document: DocumentRow, version: int, error: str) -> None:
         async with self.engine.begin() as conn:
