@@ -62,6 +62,12 @@ planner's choice), and one with that setting and connected as a Postgres role wh
 sessions run with enable_sort = off, so the HNSW index is walked for every vector search.
 Which indexes each replica used is read from pg_stat_user_indexes around its calls.
 
+Own indexes. rag-svc gives a collection that outgrows exact search its own partial HNSW
+index (schema.collection_index_sql). After the measurements above, every collection gets
+one (the service's own statement, built CONCURRENTLY one after another; time and size are
+printed), and the recall variants and the HNSW-walking replica's searches run again: the
+forced-HNSW rows then show the recall a large collection gets.
+
 Ingestion. --ingest-docs documents of about --ingest-words words (kept under
 KEYRELAY_RAG_INLINE_MAX_BYTES, so each is processed inline and the reply carries its chunk
 count) through IngestDocument into a fresh collection, sequentially and then at
@@ -114,7 +120,7 @@ from bench.rag_corpus import (  # noqa: E402
 from keyrelay.common.rpc import secure_channel  # noqa: E402
 from keyrelay.rag.adapters.embedders import load_tokenizer  # noqa: E402
 from keyrelay.rag.adapters.retrieval import vector_sql  # noqa: E402
-from keyrelay.rag.adapters.schema import vector_index_sql  # noqa: E402
+from keyrelay.rag.adapters.schema import collection_index_sql, vector_index_sql  # noqa: E402
 from keyrelay.rag.adapters.store import CHUNK_COPY_COLUMNS, new_id  # noqa: E402
 from keyrelay.rag.config import RagSettings  # noqa: E402
 from keyrelay.rag.main import create_search_pool  # noqa: E402
@@ -287,7 +293,16 @@ class RecallResult:
     latencies: list[float]
     short: int  # queries that got fewer than k rows
     plan: str
-    uses_hnsw: bool
+    index: str  # the HNSW index the plan walks, "" for none
+
+    @property
+    def uses_hnsw(self) -> bool:
+        return bool(self.index)
+
+
+def hnsw_index(plan: str) -> str:
+    found = re.search(r"rag_chunks_\w+_hnsw", plan)
+    return found.group(0) if found else ""
 
 
 async def fetch_ranked(
@@ -346,8 +361,7 @@ async def measure_recall(
                 latencies.append(ms)
                 short += len(found) < min(k, len(truth))
             plan = await explain(conn, sql, queries[0], k, settings)
-            uses = "rag_chunks_embedding_384_hnsw" in plan
-            results.append(RecallResult(label, k, recalls, latencies, short, plan, uses))
+            results.append(RecallResult(label, k, recalls, latencies, short, plan, hnsw_index(plan)))
         exact_plan = await explain(conn, exact_sql, queries[0], 10, {})
         # The ground truth itself, checked: NumPy over the collection's stored vectors.
         agree = 0
@@ -443,9 +457,11 @@ async def report_recall(
     sets: dict[str, list[Query]],
     share: str,
     summary: list[tuple[str, str, str]],
+    indexes: str,
 ) -> bool:
-    """Recall of every variant; True when the statement as issued used the HNSW index."""
-    print("\n== recall@k of the tenant-filtered vector search against exact search (SQL) ==")
+    """Recall of every variant; True when the statement as issued used an HNSW index.
+    `indexes` names the HNSW indexes in place (the shared one, or collections' own too)."""
+    print(f"\n== recall@k of the tenant-filtered vector search against exact search (SQL), {indexes} ==")
     print(
         f"  sessions set up like rag-svc's (create_search_pool): hnsw.ef_search="
         f"{settings.rag_hnsw_ef_search}, hnsw.iterative_scan=strict_order, "
@@ -469,7 +485,7 @@ async def report_recall(
             print(
                 f"  {r.label}: recall@{r.k} mean {statistics.fmean(r.recalls):.4f}, "
                 f"min {min(r.recalls):.2f}; {r.short} queries got fewer than {r.k} rows; "
-                f"{'uses' if r.uses_hnsw else 'does NOT use'} rag_chunks_embedding_384_hnsw"
+                + (f"uses {r.index}" if r.uses_hnsw else "uses no HNSW index")
             )
             print(line("statement latency", r.latencies))
             if r.k == 10 and "ef_search=" not in r.label and (uses_hnsw is None or r.uses_hnsw):
@@ -480,17 +496,31 @@ async def report_recall(
         forced_40 = by_label["HNSW forced, strict_order, k=40 (hybrid depth)"]
         off = by_label["HNSW forced, iterative scan off"]
         summary.append(
-            (f"recall@10, filtered HNSW (forced), {share} tenant, {name}", _mean(forced.recalls), ">= 0.95")
+            (
+                f"recall@10, filtered HNSW (forced), {share} tenant, {name} [{indexes}]",
+                _mean(forced.recalls),
+                ">= 0.95",
+            )
         )
         summary.append(
-            (f"recall@40, same (hybrid's vector depth), {name}", _mean(forced_40.recalls), ">= 0.95")
+            (
+                f"recall@40, same (hybrid's vector depth), {name} [{indexes}]",
+                _mean(forced_40.recalls),
+                ">= 0.95",
+            )
         )
-        summary.append((f"recall@10, same, iterative scan off, {name}", _mean(off.recalls), "(comparison)"))
+        summary.append(
+            (f"recall@10, same, iterative scan off, {name} [{indexes}]", _mean(off.recalls), "(comparison)")
+        )
         for ef in (400, 1000):
             wider = by_label[f"HNSW forced, strict_order, ef_search={ef}"]
-            summary.append((f"recall@10, same, ef_search={ef}, {name}", _mean(wider.recalls), "(comparison)"))
+            summary.append(
+                (f"recall@10, same, ef_search={ef}, {name} [{indexes}]", _mean(wider.recalls), "(comparison)")
+            )
         plan = "HNSW" if issued.uses_hnsw else "btree+sort"
-        summary.append((f"recall@10, statement as issued ({plan}), {name}", _mean(issued.recalls), ">= 0.95"))
+        summary.append(
+            (f"recall@10, statement as issued ({plan}), {name} [{indexes}]", _mean(issued.recalls), ">= 0.95")
+        )
         if uses_hnsw is None:
             uses_hnsw = issued.uses_hnsw
     return bool(uses_hnsw)
@@ -547,14 +577,13 @@ async def report_search(
         await asyncio.sleep(INDEX_SETTLE_SECONDS)
         after = await index_scans(conn)
         used = {name: after[name] - before.get(name, 0) for name in after if after[name] != before.get(name)}
+        own = [name for name in used if name.startswith("rag_chunks_col_")]
+        if own:
+            used[f"{len(own)} collections' own HNSW indexes"] = sum(used.pop(name) for name in own)
         print(
             f"    index scans on rag_chunks meanwhile (pg_stat_user_indexes; {statements} vector "
             f"statements): " + (", ".join(f"{n} {c}" for n, c in sorted(used.items())) or "none")
         )
-    print(line("for comparison: query embedding alone, in-process", work["embed_ms"]))
-    summary.append(
-        ("query embedding alone (p95, in-process)", f"{percentiles(work['embed_ms'])[1]:.1f} ms", "")
-    )
 
 
 async def report_ingestion(
@@ -659,7 +688,7 @@ async def bench(args: argparse.Namespace, stack: RunningStack, work: dict[str, A
                 for name, queries in work["recall_queries"].items()
             }
             share = f"{100 / len(tenants):g}%"
-            uses_hnsw = await report_recall(pool, settings, sets, share, summary)
+            uses_hnsw = await report_recall(pool, settings, sets, share, summary, "shared index")
 
             limit = settings.rag_exact_search_max_chunks
             planner = "the HNSW index" if uses_hnsw else "btree + sort, i.e. exact"
@@ -679,6 +708,32 @@ async def bench(args: argparse.Namespace, stack: RunningStack, work: dict[str, A
                 ),
             ]
             await report_search(conn, replicas, loaded, work, args.calls, summary)
+            print(line("for comparison: query embedding alone, in-process", work["embed_ms"]))
+            embed_p95 = f"{percentiles(work['embed_ms'])[1]:.1f} ms"
+            summary.append(("query embedding alone (p95, in-process)", embed_p95, ""))
+
+            # What rag-svc does once a collection outgrows exact search: its own HNSW index.
+            print("\n== every collection gets its own HNSW index (schema.collection_index_sql) ==")
+            started = time.perf_counter()
+            for collection_id in loaded.collections.values():
+                await conn.execute(collection_index_sql(collection_id, DIMS))
+            own_size = await conn.fetchval(
+                "SELECT sum(pg_relation_size(indexrelid)) FROM pg_stat_user_indexes "
+                "WHERE indexrelname LIKE 'rag_chunks_col_%_hnsw'"
+            )
+            print(
+                f"  {len(loaded.collections)} x CREATE INDEX CONCURRENTLY: "
+                f"{time.perf_counter() - started:.1f} s, {own_size / 2**20:,.0f} MB in all"
+            )
+            await report_recall(pool, settings, sets, share, summary, "own indexes")
+            own = [
+                (
+                    "HNSW walked, own index",
+                    "the HNSW-walking replica again, now on each collection's own index",
+                    clients[2],
+                )
+            ]
+            await report_search(conn, own, loaded, work, args.calls, summary)
             await report_ingestion(rag, conn, work, args.ingest_concurrency, summary)
     finally:
         for client in clients:
@@ -687,9 +742,9 @@ async def bench(args: argparse.Namespace, stack: RunningStack, work: dict[str, A
         await conn.close()
 
     print("\n== summary ==")
-    print(f"  {'measure':<56}{'result':>16}   target")
+    print(f"  {'measure':<76}{'result':>16}   target")
     for label, value, target in summary:
-        print(f"  {label:<56}{value:>16}   {target}")
+        print(f"  {label:<76}{value:>16}   {target}")
 
 
 async def main() -> None:
