@@ -79,8 +79,9 @@ async def create_asyncpg_pool(
 
     Released connections are not reset with asyncpg's default (`RESET ALL`, `UNLISTEN *`,
     ... : one more round trip per statement); only an open transaction is rolled back. So
-    nothing here may use session state: `SET LOCAL` inside a transaction, never `SET`;
-    per-session settings go in `server_settings`.
+    nothing here may leave session state behind: `SET LOCAL` inside a transaction, never
+    `SET`; per-session settings go in `server_settings`; a session advisory lock is released
+    before the connection is.
     """
     dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
     return await asyncpg.create_pool(

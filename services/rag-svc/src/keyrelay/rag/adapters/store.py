@@ -158,24 +158,27 @@ class RagStore:
 
     async def ensure_collection_index(self, collection_id: str, dimensions: int) -> bool:
         """The collection's own HNSW index (see schema.collection_index_sql); True when this
-        call built it. An invalid one (a build that was interrupted) is dropped and rebuilt;
-        when another replica is building it at the same moment, this one leaves it be."""
+        call built it. One builder at a time across replicas (an advisory lock on the index
+        name, released before the connection goes back to the pool), so an invalid index
+        seen here is a build that was interrupted, not one in progress: it is rebuilt."""
         name = collection_index_name(collection_id)
         async with self.pool.acquire() as conn:
-            valid = await conn.fetchval(
-                "SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
-                "WHERE c.relname = $1",
-                name,
-            )
-            if valid:
-                return False
-            if valid is not None:
-                await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+            if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", name):
+                return False  # another replica is building it
             try:
+                valid = await conn.fetchval(
+                    "SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
+                    "WHERE c.relname = $1",
+                    name,
+                )
+                if valid:
+                    return False
+                if valid is not None:
+                    await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
                 await conn.execute(collection_index_sql(collection_id, dimensions))
-            except (asyncpg.DuplicateTableError, asyncpg.UniqueViolationError):
-                return False
-        return True
+                return True
+            finally:
+                await conn.fetchval("SELECT pg_advisory_unlock(hashtext($1))", name)
 
     async def list_collections(self, tenant_id: str, limit: int, offset: int) -> list[CollectionRow]:
         counts = (
