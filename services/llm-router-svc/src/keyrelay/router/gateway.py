@@ -53,6 +53,9 @@ from keyrelay.router.domain.tokens import count_tokens
 
 SOURCE = "llm-router-svc"
 log = logging.getLogger(__name__)
+# Settlements are gathered this long and written together; a reservation outlives its call
+# by about as much, which only ever errs on the safe side of the budget.
+SETTLE_WINDOW_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -435,8 +438,8 @@ class Gateway:
 
     def _settle_soon(self, tenant_id: str, reserved: int, actual: int, at: datetime) -> None:
         """Settle after answering: the reservation keeps the budget safe until then, so the
-        caller need not wait for it. Settlements made meanwhile are summed per tenant and
-        month and written together on the next loop turn; pending ones are awaited on
+        caller need not wait for it. Settlements made within SETTLE_WINDOW_SECONDS are
+        summed per tenant and month and written together; pending ones are awaited on
         shutdown."""
         sums = self._pending_settlements.setdefault((tenant_id, month_of(at)), [0, 0])
         sums[0] += reserved
@@ -446,6 +449,7 @@ class Gateway:
 
     async def _settle_pending(self) -> None:
         try:
+            await asyncio.sleep(SETTLE_WINDOW_SECONDS)
             while self._pending_settlements:
                 batch = {key: (r, a) for key, (r, a) in self._pending_settlements.items()}
                 self._pending_settlements.clear()

@@ -20,6 +20,9 @@ from keyrelay.router.adapters.store import RouterStore
 
 log = logging.getLogger(__name__)
 DURABLE = "router-ledger"
+# A part batch means the ledger has caught up: it waits this long before the next fetch, so
+# the next write carries the events of many calls, not one (the ledger trails by this much).
+CATCH_UP_PAUSE_SECONDS = 0.1
 
 
 def ledger_row(event: dict[str, Any]) -> dict[str, Any]:
@@ -80,3 +83,5 @@ async def run_ledger(nc: NATS, store: RouterStore, batch: int = 256) -> None:
             continue
         for msg in messages:
             await msg.ack()
+        if len(messages) < batch:
+            await asyncio.sleep(CATCH_UP_PAUSE_SECONDS)
