@@ -65,7 +65,10 @@ def create_app(settings: PortalSettings) -> FastAPI:
             await projector.stop()
             await clients.close()
 
-    app = FastAPI(title="keyrelay portal API", version="0.1.0", lifespan=lifespan)
+    # FastAPI's native OpenTelemetry is off: metrics are Prometheus (/metrics), and leaving it
+    # on costs a provider lookup through os.environ on every request.
+    no_otel = {"tracing": False, "metrics": False, "logs": False}
+    app = FastAPI(title="keyrelay portal API", version="0.1.0", lifespan=lifespan, telemetry=no_otel)
     install_error_handlers(app)
 
     app.add_middleware(RequestContext)
