@@ -370,6 +370,7 @@ class EventPublisher:
         replay_interval: float = 1.0,
         replay_batch: int = 256,
         streams: Sequence[StreamConfig] = STREAMS,
+        submit_window: float = 0.001,
     ) -> None:
         if isinstance(nc, NATS):
             self._nc: NATS | None = nc
@@ -382,6 +383,7 @@ class EventPublisher:
         self._replay_interval = replay_interval
         self._replay_batch = replay_batch
         self._streams = streams
+        self._submit_window = submit_window
         self._streams_ready = False
         self._lock = asyncio.Lock()  # serialises spool writes: appends, reads, acks
         self._wake = asyncio.Event()  # replay now (reconnected, flush requested)
@@ -487,10 +489,10 @@ class EventPublisher:
     def submit(self, event: CloudEvent) -> None:
         """Hot-path publishing: queue the event and return at once.
 
-        Queued events are published together on the next loop iteration with pipelined
+        Queued events are published together after `submit_window` seconds with pipelined
         PubAcks (one round trip for the batch instead of one per event); any that are not
         acknowledged go to the spool, in order. The cost of not waiting: a crash can lose
-        the events of the last few milliseconds. If a flush could neither publish nor spool,
+        the events of the last window. If a flush could neither publish nor spool,
         the next submit raises ``EventNotRecorded`` (fail closed) and the one after tries
         again.
         """
@@ -506,7 +508,7 @@ class EventPublisher:
             self._flushing = asyncio.create_task(self._flush_queued(), name="keyrelay-event-flush")
 
     async def _flush_queued(self) -> None:
-        await asyncio.sleep(0.001)  # let a burst of submits join this batch
+        await asyncio.sleep(self._submit_window)  # let the submits of this window join the batch
         while self._queued:
             batch, self._queued = self._queued, []
             recorded = False

@@ -19,6 +19,8 @@ class RouterSettings(KeyrelaySettings):
     router_key_cache_ttl_seconds: float = 30.0  # resolved keys; dropped on NATS invalidation
     router_breaker_threshold: int = 3  # consecutive retryable failures that open a circuit
     router_breaker_cooldown_seconds: float = 30.0
+    # Usage events are published in batches gathered this long (a crash can lose the last one).
+    router_usage_batch_window_ms: float = 10.0
 
     def provider_base_urls(self) -> dict[str, str]:
         """`KEYRELAY_PROVIDER_<NAME>_BASE_URL` overrides, by provider name (`AZURE_OPENAI` ->

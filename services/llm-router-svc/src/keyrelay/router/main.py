@@ -69,7 +69,9 @@ async def serve(settings: RouterSettings) -> None:
         keyvault_pb2_grpc.KeyVaultStub(keyvault_channel), ttl=settings.router_key_cache_ttl_seconds
     )
     publisher = EventPublisher(
-        partial(connect, settings.nats_url, "llm-router-svc"), settings.spool_dir("router")
+        partial(connect, settings.nats_url, "llm-router-svc"),
+        settings.spool_dir("router"),
+        submit_window=settings.router_usage_batch_window_ms / 1000,
     )
     await publisher.start()
     health = HealthBook(settings.router_breaker_threshold, settings.router_breaker_cooldown_seconds)
