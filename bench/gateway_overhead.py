@@ -37,6 +37,7 @@ import uvloop
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import litellm_proxy  # noqa: E402
+from bench.stats import percentiles  # noqa: E402
 from keyrelay.common.rpc import secure_channel  # noqa: E402
 from keyrelay.v1 import keyvault_pb2, keyvault_pb2_grpc, router_pb2, router_pb2_grpc  # noqa: E402
 from tests.e2e.harness import RunningStack  # noqa: E402
@@ -192,7 +193,7 @@ async def main() -> None:
                     litellm = await measure_http(
                         f"{litellm_url}/v1/chat/completions", litellm_body, {}, args.seconds, args.concurrency
                     )
-        p50, p99 = statistics.median(latencies), statistics.quantiles(latencies, n=100)[98]
+        p50, _, p99 = percentiles(latencies)
         print(f"upstream alone        p50 {upstream_p50:6.3f} ms")
         print(f"through the router    p50 {p50:6.3f} ms   p99 {p99:6.3f} ms")
         print(f"added by the gateway  p50 {p50 - upstream_p50:6.3f} ms")

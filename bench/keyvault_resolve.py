@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import secrets
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import grpc  # noqa: E402
 
+from bench.stats import percentiles  # noqa: E402
 from keyrelay.common.rpc import secure_channel, server_credentials  # noqa: E402
 from keyrelay.v1 import keyvault_pb2, keyvault_pb2_grpc  # noqa: E402
 from tests.e2e.harness import RunningStack  # noqa: E402
@@ -89,10 +89,9 @@ async def measure_floor(tls_dir: Path, seconds: float, concurrency: int) -> tupl
 
 
 def report(label: str, latencies: list[float], rate: float, concurrency: int) -> None:
-    cuts = statistics.quantiles(latencies, n=100)
+    p50, _, p99 = percentiles(latencies)
     print(
-        f"{label:<9} p50 {statistics.median(latencies):6.3f} ms   p99 {cuts[98]:6.3f} ms   "
-        f"{rate:8.0f} calls/s at concurrency {concurrency}"
+        f"{label:<9} p50 {p50:6.3f} ms   p99 {p99:6.3f} ms   {rate:8.0f} calls/s at concurrency {concurrency}"
     )
 
 

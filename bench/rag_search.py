@@ -117,6 +117,7 @@ from bench.rag_corpus import (  # noqa: E402
     make_tenants,
     query_text,
 )
+from bench.stats import percentiles  # noqa: E402
 from keyrelay.common.rpc import secure_channel  # noqa: E402
 from keyrelay.rag.adapters.embedders import load_tokenizer  # noqa: E402
 from keyrelay.rag.adapters.retrieval import vector_sql  # noqa: E402
@@ -128,12 +129,6 @@ from keyrelay.v1 import rag_pb2, rag_pb2_grpc  # noqa: E402
 from tests.e2e.harness import RunningStack  # noqa: E402
 
 # -- measuring --------------------------------------------------------------------------------
-
-
-def percentiles(values: list[float]) -> tuple[float, float, float]:
-    """p50, p95, p99."""
-    cuts = statistics.quantiles(values, n=100, method="inclusive")
-    return statistics.median(values), cuts[94], cuts[98]
 
 
 def recall(approx: list[tuple[str, float]], exact: list[tuple[str, float]], k: int) -> float:

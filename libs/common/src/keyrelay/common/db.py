@@ -63,6 +63,11 @@ async def check_database(engine: AsyncEngine) -> None:
         ) from exc
 
 
+# What a statement on an asyncpg pool raises when the database fails it or cannot be reached:
+# background writers catch these, log and retry later.
+POOL_ERRORS: tuple[type[BaseException], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+
+
 async def _roll_back_if_open(conn: asyncpg.Connection) -> None:
     if conn.is_in_transaction():
         await conn.execute("ROLLBACK")

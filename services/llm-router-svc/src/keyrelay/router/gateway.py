@@ -19,10 +19,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-import asyncpg
-
 from keyrelay.common.cache import TtlCache
 from keyrelay.common.context import request_id_var
+from keyrelay.common.db import POOL_ERRORS
 from keyrelay.common.errors import (
     BudgetExceeded,
     InvalidArgument,
@@ -451,11 +450,10 @@ class Gateway:
         try:
             await asyncio.sleep(SETTLE_WINDOW_SECONDS)
             while self._pending_settlements:
-                batch = {key: (r, a) for key, (r, a) in self._pending_settlements.items()}
-                self._pending_settlements.clear()
+                batch, self._pending_settlements = self._pending_settlements, {}
                 try:
                     await self.store.settle(batch)
-                except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                except POOL_ERRORS as exc:
                     # The reservations stay counted until an operator corrects them: the
                     # budget errs on the safe side. The ledger keeps the true spend.
                     log.error("budget settlement of %d tenant-months failed: %r", len(batch), exc)

@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import asyncpg
 import grpc
 
 from keyrelay.common.audit import Auditor
 from keyrelay.common.context import request_id_var
+from keyrelay.common.db import POOL_ERRORS
 from keyrelay.common.errors import InvalidArgument, KeyrelayError, from_rpc_error
 from keyrelay.common.events import usage_event
 from keyrelay.common.nats_helpers import EventNotRecorded, EventPublisher
@@ -235,7 +235,7 @@ class Library:
             try:
                 if await self.store.ensure_collection_index(collection.id, collection.dimensions):
                     log.info("collection %s has its own HNSW index", collection.id)
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            except POOL_ERRORS as exc:
                 log.error(
                     "HNSW index of collection %s not built (%r); the next ingest retries", collection.id, exc
                 )

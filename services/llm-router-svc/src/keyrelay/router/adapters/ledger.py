@@ -10,11 +10,11 @@ import logging
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 import nats.errors
 from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig
 
+from keyrelay.common.db import POOL_ERRORS
 from keyrelay.common.nats_helpers import USAGE_STREAM, USAGE_SUBJECTS
 from keyrelay.router.adapters.store import RouterStore
 
@@ -77,7 +77,7 @@ async def run_ledger(nc: NATS, store: RouterStore, batch: int = 256) -> None:
                 log.error("malformed usage event on %s skipped", msg.subject)
         try:
             await store.write_ledger(rows)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        except POOL_ERRORS as exc:
             log.warning("ledger write failed (%s); the events will be redelivered", type(exc).__name__)
             await asyncio.sleep(1)
             continue

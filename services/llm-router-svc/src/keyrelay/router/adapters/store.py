@@ -10,6 +10,7 @@ conditional upsert per request.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -207,7 +208,7 @@ class RouterStore:
         )
         return row is not None
 
-    async def settle(self, settlements: dict[tuple[str, date], tuple[int, int]]) -> None:
+    async def settle(self, settlements: Mapping[tuple[str, date], Sequence[int]]) -> None:
         """Release reservations and add actual spend: {(tenant, month): (reserved, actual)},
         one statement per entry, pipelined in one round trip and one transaction."""
         await self.pool.executemany(
