@@ -13,6 +13,11 @@ that answers at once, stores a tenant key, then measures:
   access-key verification, then the router path above): p50 and calls/s likewise.
 The added latency is the difference of the p50s. Everything shares the machine's cores.
 
+Then, once the stack has stopped, the architecture's floor (bench/gateway_floor.py): the
+same hops (FastAPI edge, mTLS gRPC, aiohttp to the upstream) with none of keyrelay's work,
+measured with the same client, so the full path's figures can be read against what Python
+itself does on this machine.
+
 With --litellm, LiteLLM proxy 1.100.5 (2 workers, own venv in .bench/, installed on first
 use) is then measured in the same run against the same upstream with the same client, once
 the stack has stopped, and compared with the full path (SPEC §10: ≥ 5x its calls/s at
@@ -36,7 +41,7 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import litellm_proxy  # noqa: E402
+from bench import gateway_floor, litellm_proxy  # noqa: E402
 from bench.stats import percentiles  # noqa: E402
 from keyrelay.common.rpc import secure_channel  # noqa: E402
 from keyrelay.v1 import keyvault_pb2, keyvault_pb2_grpc, router_pb2, router_pb2_grpc  # noqa: E402
@@ -185,7 +190,10 @@ async def main() -> None:
                 auth = {"Authorization": f"Bearer {access_key}"}
                 full_path = await measure_http(portal, openai_body, auth, args.seconds, args.concurrency)
 
-            # LiteLLM once the stack has stopped, with the same upstream, body (its model name) and client.
+            # The floor and LiteLLM once the stack has stopped, with the same upstream and client.
+            with gateway_floor.running(base, root / "floor") as floor_url:
+                floor_path = f"{floor_url}/v1/chat/completions"
+                floor = await measure_http(floor_path, openai_body, {}, args.seconds, args.concurrency)
             litellm = None
             if args.litellm:
                 with litellm_proxy.running(base, root / "litellm") as litellm_url:
@@ -207,10 +215,19 @@ async def main() -> None:
         print(f"throughput            {portal_rate_1:7.0f} calls/s at concurrency 1")
         at_n = f"at concurrency {args.concurrency} (p50 {portal_p50_n:.1f} ms)"
         print(f"throughput            {portal_rate_n:7.0f} calls/s {at_n}")
+        floor_p50 = statistics.median(floor[0])
+        print(f"architecture floor    p50 {floor_p50:6.3f} ms   (same hops, no keyrelay work)")
+        print(f"added by the floor    p50 {floor_p50 - upstream_p50:6.3f} ms")
+        at_n = f"at concurrency {args.concurrency} (p50 {floor[3]:.1f} ms)"
+        print(f"throughput            {floor[2]:7.0f} calls/s {at_n}")
+        print(f"full path / floor     {portal_rate_n / floor[2]:.2f} of the floor's calls/s")
         if litellm is None:
             print("LiteLLM comparison skipped (run with --litellm; the first run installs it in .bench/)")
         else:
             print_comparison(full_path, litellm, args.concurrency)
+            ratio = floor[2] / litellm[2]
+            what = "(the same hops with nothing on them)"
+            print(f"floor/LiteLLM calls/s at concurrency {args.concurrency}: {ratio:.2f}x {what}")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -45,6 +45,17 @@ def free_port_block(size: int, start: int = 20000, stop: int = 32000) -> int:
     raise RuntimeError("no block of free ports found")
 
 
+@contextmanager
+def serving(process: ManagedProcess, port: int, timeout: float = 30) -> Iterator[None]:
+    """Start `process`, wait until it accepts connections on `port`, stop it on exit."""
+    process.start()
+    try:
+        process.wait_until(lambda: port_accepts(port), timeout, "listening")
+        yield
+    finally:
+        process.stop()
+
+
 # rag-svc loads its embedding model on first use rather than at startup: most stacks in the
 # suite never embed, and loading torch costs every one of them seconds of CPU and ~800 MB.
 TEST_DEFAULTS = {"KEYRELAY_RAG_PRELOAD_MODEL": "false"}
@@ -168,12 +179,8 @@ class RunningStack:
             self.data_dir / "logs" / f"{name}.log",
             env=self.service_env(**listen, KEYRELAY_REPLICA_ID=name, **env),
         )
-        process.start()
-        try:
-            process.wait_until(lambda: port_accepts(port), 30, "listening")
+        with serving(process, port):
             yield f"127.0.0.1:{port}"
-        finally:
-            process.stop()
 
     def vault_init(self) -> dict[str, object]:
         """Unseal key and root token, as the launcher keeps them (tests seal and unseal)."""

@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from keyrelay.launcher.process import ManagedProcess, port_accepts
-from tests.e2e.harness import RunningStack, free_port_block
+from keyrelay.launcher.process import ManagedProcess
+from tests.e2e.harness import RunningStack, free_port_block, serving
 
 PROVIDERS = (
     "openai",
@@ -64,12 +64,10 @@ def running_fakes(echo: bool = False) -> Iterator[Fakes]:
     port = free_port_block(1, 20000, 24000)
     command = [sys.executable, "-m", "keyrelay.common.testing.fake_providers", "--port", str(port)]
     process = ManagedProcess("fake-providers", command + (["--echo"] if echo else []), root / "fakes.log")
-    process.start()
     try:
-        process.wait_until(lambda: port_accepts(port), 30, "listening")
-        yield Fakes(f"http://127.0.0.1:{port}")
+        with serving(process, port):
+            yield Fakes(f"http://127.0.0.1:{port}")
     finally:
-        process.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 
