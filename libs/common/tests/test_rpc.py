@@ -79,6 +79,19 @@ async def test_allowed_identity_reaches_the_method_with_its_request_context(serv
     assert denied == []
 
 
+async def test_a_call_without_keyrelay_metadata_gets_a_new_request_id_and_acts_as_the_calling_service(
+    server,
+) -> None:
+    tls, address, seen, _ = server
+    async with secure_channel(address, tls, "router") as channel:
+        assert (
+            await channel.unary_unary(SECRET)(b"hi", metadata=(("x-other", "1"),), timeout=5) == b"secret:hi"
+        )
+    [(request_id, tenant, actor, caller)] = seen
+    assert len(request_id) == 32 and tenant is None
+    assert (actor, caller) == (Actor("service", "router"), "router")
+
+
 async def test_identity_not_on_the_allow_list_is_refused(server) -> None:
     tls, address, seen, denied = server
     async with secure_channel(address, tls, "portal") as channel:

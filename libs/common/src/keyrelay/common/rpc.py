@@ -138,12 +138,19 @@ class KeyrelayInterceptor(grpc.aio.ServerInterceptor):
         return handler  # client/bidi streaming: not used by keyrelay's contract
 
     async def _enter(self, method: str, context: Any) -> None:
-        metadata = dict(context.invocation_metadata() or ())
-        request_id_var.set(str(metadata.get(REQUEST_ID_HEADER) or new_request_id())[:128])
-        tenant_id_var.set(metadata.get(TENANT_HEADER))
+        request_id = tenant = actor = None
+        for key, value in context.invocation_metadata() or ():
+            if key == REQUEST_ID_HEADER:
+                request_id = value
+            elif key == TENANT_HEADER:
+                tenant = value
+            elif key == ACTOR_HEADER:
+                actor = value
+        request_id_var.set(str(request_id or new_request_id())[:128])
+        tenant_id_var.set(tenant)
         identity = peer_identity(context)
         caller_var.set(identity)
-        actor_var.set(Actor.parse(metadata.get(ACTOR_HEADER)) or Actor("service", identity or "unknown"))
+        actor_var.set(Actor.parse(actor) or Actor("service", identity or "unknown"))
         if not self.allowed(method, identity):
             denied = PermissionDenied(
                 f"caller '{identity or 'unknown'}' may not call {method}; "

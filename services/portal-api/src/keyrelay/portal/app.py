@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyrelay.common.context import REQUEST_ID_HEADER, new_request_id, request_id_var
@@ -23,6 +22,9 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+_SECURITY_RAW = [(name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
+_REQUEST_ID_RAW = REQUEST_ID_HEADER.lower().encode()
+_OURS = frozenset([_REQUEST_ID_RAW, *(k for k, _ in _SECURITY_RAW)])
 
 
 class RequestContext:
@@ -37,19 +39,25 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        sent = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
+        sent = dict(scope["headers"]).get(_REQUEST_ID_RAW, b"").decode("latin-1")
         request_id = (sent or new_request_id())[:128]
         request_id_var.set(request_id)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["X-Request-ID"] = request_id
-                for name, value in SECURITY_HEADERS.items():
-                    headers[name] = value
+                message["headers"] = with_context_headers(message.get("headers", ()), request_id)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def with_context_headers(raw: Iterable[tuple[bytes, bytes]], request_id: str) -> list[tuple[bytes, bytes]]:
+    """`raw` response headers with X-Request-ID and the security headers set (replacing any
+    the route set). One pass: Starlette's MutableHeaders rescans the list for every header."""
+    headers = [(k, v) for k, v in raw if k.lower() not in _OURS]
+    headers += _SECURITY_RAW
+    headers.append((_REQUEST_ID_RAW, request_id.encode("latin-1")))
+    return headers
 
 
 def create_app(settings: PortalSettings) -> FastAPI:
@@ -73,8 +81,8 @@ def create_app(settings: PortalSettings) -> FastAPI:
 
     app.add_middleware(RequestContext)
     install_metrics(app)  # outermost: times RequestContext too; GET /metrics reads app.state.metrics
+    app.include_router(openai.router)  # first: the hot path matches on its first try
     app.include_router(operations.router)
-    app.include_router(openai.router)
     app.include_router(keys.portal)
     app.include_router(keys.byok)
     app.include_router(tenant.router)

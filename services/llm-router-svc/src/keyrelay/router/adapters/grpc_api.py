@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -65,6 +66,12 @@ LIVE = {
     "invalid": common_pb2.LIVE_CHECK_RESULT_INVALID,
     "unverified": common_pb2.LIVE_CHECK_RESULT_UNVERIFIED,
 }
+
+
+def now_ts() -> Timestamp:
+    """The current time, without the datetime round trip of `now_ts()`."""
+    seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
+    return Timestamp(seconds=seconds, nanos=nanos)
 
 
 def ts(value: datetime | None) -> Timestamp | None:
@@ -189,7 +196,7 @@ class RouterService(router_pb2_grpc.RouterServicer):
             cost_usd=outcome.cost_micros / 1_000_000,
             cost_micros=outcome.cost_micros,
             route=route_pb(outcome.route),
-            created=ts(datetime.now(UTC)),
+            created=now_ts(),
         )
 
     async def CompleteStream(

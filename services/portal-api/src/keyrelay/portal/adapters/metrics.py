@@ -33,7 +33,7 @@ import re
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -109,6 +109,7 @@ class Metrics:
             ["service", "code"],
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.spend = Counter(
             "keyrelay_spend_usd",
             "USD spent on AI providers through this portal replica, by provider and task.",
@@ -129,8 +130,14 @@ class Metrics:
             self.spend.labels(_bounded(provider.lower()), task_label(task)).inc(cost_micros / 1_000_000)
 
     def observe(self, method: str, route: str, status: int, seconds: float, upstream_recorded: bool) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.duration.labels(method, route).observe(seconds)
+        # The labelled children, looked up once per (method, route, status): labels() takes
+        # a lock and builds a key on every call. Bounded: route templates, not paths.
+        children = self._children.get((method, route, status))
+        if children is None:
+            children = self.requests.labels(method, route, str(status)), self.duration.labels(method, route)
+            self._children[(method, route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
         if not upstream_recorded and is_failure(status):
             self.upstream_errors.labels(
                 service_of(route), _CODE_BY_STATUS.get(status, f"HTTP_{status}")
