@@ -69,7 +69,7 @@ LIVE = {
 
 
 def now_ts() -> Timestamp:
-    """The current time, without the datetime round trip of `now_ts()`."""
+    """The current time, without the datetime round trip of `ts(datetime.now(UTC))`."""
     seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
     return Timestamp(seconds=seconds, nanos=nanos)
 

@@ -33,7 +33,7 @@ import re
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -109,7 +109,7 @@ class Metrics:
             ["service", "code"],
             registry=self.registry,
         )
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.spend = Counter(
             "keyrelay_spend_usd",
             "USD spent on AI providers through this portal replica, by provider and task.",
