@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +33,32 @@ from tests.e2e.harness import free_port_block, serving  # noqa: E402
 TENANT = (("x-keyrelay-tenant", "bench"),)
 
 
-def serve(tls_dir: Path, port: int, upstream: str) -> None:
+def serve_router(servicer: Callable[[Any], Any], tls_dir: Path, port: int) -> None:
+    """Run a bare gRPC aio server (mTLS, client certificate required) with the Router
+    servicer `servicer(http)` builds around one shared aiohttp session, until killed."""
     import aiohttp
     import grpc
     import uvloop
 
     from keyrelay.common.rpc import server_credentials
+    from keyrelay.v1 import router_pb2_grpc
+
+    async def main() -> None:
+        async with aiohttp.ClientSession() as http:
+            server = grpc.aio.server()
+            router_pb2_grpc.add_RouterServicer_to_server(servicer(http), server)
+            server.add_secure_port(f"127.0.0.1:{port}", server_credentials(tls_dir, "router"))
+            await server.start()
+            await server.wait_for_termination()
+
+    uvloop.run(main())
+
+
+def serve(tls_dir: Path, port: int, upstream: str) -> None:
     from keyrelay.v1 import router_pb2, router_pb2_grpc
 
     class Router(router_pb2_grpc.RouterServicer):
-        def __init__(self, http: aiohttp.ClientSession) -> None:
+        def __init__(self, http: Any) -> None:
             self.http = http
 
         async def Complete(self, request: Any, context: Any) -> Any:
@@ -56,15 +72,7 @@ def serve(tls_dir: Path, port: int, upstream: str) -> None:
                 reply = await r.json()
             return router_pb2.CompleteResponse(content=reply["choices"][0]["message"]["content"])
 
-    async def main() -> None:
-        async with aiohttp.ClientSession() as http:
-            server = grpc.aio.server()
-            router_pb2_grpc.add_RouterServicer_to_server(Router(http), server)
-            server.add_secure_port(f"127.0.0.1:{port}", server_credentials(tls_dir, "router"))
-            await server.start()
-            await server.wait_for_termination()
-
-    uvloop.run(main())
+    serve_router(Router, tls_dir, port)
 
 
 def edge(tls_dir: Path, port: int, server_port: int) -> None:

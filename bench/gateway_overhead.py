@@ -11,7 +11,9 @@ that answers at once, stores a tenant key, then measures:
   concurrency 1 and calls/s at the given concurrency.
 - the full path: `POST /v1/chat/completions` on the portal with a tenant access key (HTTP,
   access-key verification, then the router path above): p50 and calls/s likewise.
-The added latency is the difference of the p50s. Everything shares the machine's cores.
+The added latency is the difference of the p50s. Everything shares the machine's cores; for
+the HTTP measurements at the given concurrency, the CPU each process spent per call is
+printed too (bench/cpu.py: the portal, the router, the fake upstream, this client, NATS, ...).
 
 Then, once the stack has stopped, the architecture's floor (bench/gateway_floor.py): the
 same hops (FastAPI edge, mTLS gRPC, aiohttp to the upstream) with none of keyrelay's work,
@@ -41,7 +43,7 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import gateway_floor, litellm_proxy  # noqa: E402
+from bench import cpu, gateway_floor, litellm_proxy  # noqa: E402
 from bench.stats import percentiles  # noqa: E402
 from keyrelay.common.rpc import secure_channel  # noqa: E402
 from keyrelay.v1 import keyvault_pb2, keyvault_pb2_grpc, router_pb2, router_pb2_grpc  # noqa: E402
@@ -92,8 +94,9 @@ async def load(call, seconds: float, concurrency: int) -> tuple[float, float]:  
     return len(latencies) / (time.perf_counter() - started), statistics.median(latencies)
 
 
-# Sequential latencies (ms), calls/s at concurrency 1 and at the given one, p50 at the given one.
-Measured = tuple[list[float], float, float, float]
+# Sequential latencies (ms), calls/s at concurrency 1 and at the given one, p50 at the given
+# one, and CPU ms per call by process at the given one (bench/cpu.py).
+Measured = tuple[list[float], float, float, float, dict[str, float]]
 
 
 async def measure_http(
@@ -112,19 +115,23 @@ async def measure_http(
             await call()
         latencies = await timed(call, 1000)
         rate_1, _ = await load(call, seconds, 1)
+        before, started = cpu.snapshot(), time.perf_counter()
         rate_n, p50_n = await load(call, seconds, concurrency)
-    return latencies, rate_1, rate_n, p50_n
+        calls = round(rate_n * (time.perf_counter() - started))
+        cpu_split = cpu.ms_per_call(before, cpu.snapshot(), calls)
+    return latencies, rate_1, rate_n, p50_n, cpu_split
 
 
 def print_comparison(keyrelay: Measured, litellm: Measured, concurrency: int) -> None:
     """LiteLLM's figures, then side by side with keyrelay's full path."""
-    litellm_latencies, litellm_rate_1, litellm_rate_n, litellm_p50_n = litellm
+    litellm_latencies, litellm_rate_1, litellm_rate_n, litellm_p50_n, litellm_cpu = litellm
     litellm_p50 = statistics.median(litellm_latencies)
     print(f"LiteLLM proxy         p50 {litellm_p50:6.3f} ms   ({litellm_proxy.VERSION}, 2 workers)")
     print(f"throughput            {litellm_rate_1:7.0f} calls/s at concurrency 1")
     at_n = f"at concurrency {concurrency} (p50 {litellm_p50_n:.1f} ms)"
     print(f"throughput            {litellm_rate_n:7.0f} calls/s {at_n}")
-    keyrelay_latencies, keyrelay_rate_1, keyrelay_rate_n, _ = keyrelay
+    print(f"CPU per call          {cpu.describe(litellm_cpu)}")
+    keyrelay_latencies, keyrelay_rate_1, keyrelay_rate_n, _, _ = keyrelay
     keyrelay_p50 = statistics.median(keyrelay_latencies)
     print()
     print(f"{'keyrelay (full path) vs LiteLLM':34}{'keyrelay':>12}{'LiteLLM':>12}")
@@ -208,18 +215,20 @@ async def main() -> None:
         print(f"throughput            {rate_1:7.0f} calls/s at concurrency 1")
         at_n = f"at concurrency {args.concurrency} (p50 {p50_n:.1f} ms)"
         print(f"throughput            {rate_n:7.0f} calls/s {at_n}")
-        portal_latencies, portal_rate_1, portal_rate_n, portal_p50_n = full_path
+        portal_latencies, portal_rate_1, portal_rate_n, portal_p50_n, portal_cpu = full_path
         portal_p50 = statistics.median(portal_latencies)
         print(f"through the portal    p50 {portal_p50:6.3f} ms   (HTTP, access key, then the router path)")
         print(f"added by the gateway  p50 {portal_p50 - upstream_p50:6.3f} ms (full path)")
         print(f"throughput            {portal_rate_1:7.0f} calls/s at concurrency 1")
         at_n = f"at concurrency {args.concurrency} (p50 {portal_p50_n:.1f} ms)"
         print(f"throughput            {portal_rate_n:7.0f} calls/s {at_n}")
+        print(f"CPU per call          {cpu.describe(portal_cpu)}")
         floor_p50 = statistics.median(floor[0])
         print(f"architecture floor    p50 {floor_p50:6.3f} ms   (same hops, no keyrelay work)")
         print(f"added by the floor    p50 {floor_p50 - upstream_p50:6.3f} ms")
         at_n = f"at concurrency {args.concurrency} (p50 {floor[3]:.1f} ms)"
         print(f"throughput            {floor[2]:7.0f} calls/s {at_n}")
+        print(f"CPU per call          {cpu.describe(floor[4])}")
         print(f"full path / floor     {portal_rate_n / floor[2]:.2f} of the floor's calls/s")
         if litellm is None:
             print("LiteLLM comparison skipped (run with --litellm; the first run installs it in .bench/)")
