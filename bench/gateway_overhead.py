@@ -36,6 +36,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -78,8 +79,8 @@ async def timed(call, count: int) -> list[float]:  # type: ignore[no-untyped-def
     return latencies
 
 
-async def load(call, seconds: float, concurrency: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    """Calls/s and p50 latency (ms) with `concurrency` callers for `seconds`."""
+async def load(call, seconds: float, concurrency: int) -> tuple[int, float, float]:  # type: ignore[no-untyped-def]
+    """Calls made, calls/s and p50 latency (ms) with `concurrency` callers for `seconds`."""
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
 
@@ -91,55 +92,72 @@ async def load(call, seconds: float, concurrency: int) -> tuple[float, float]:  
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return len(latencies) / (time.perf_counter() - started), statistics.median(latencies)
+    return len(latencies), len(latencies) / (time.perf_counter() - started), statistics.median(latencies)
 
 
-# Sequential latencies (ms), calls/s at concurrency 1 and at the given one, p50 at the given
-# one, and CPU ms per call by process at the given one (bench/cpu.py).
-Measured = tuple[list[float], float, float, float, dict[str, float]]
+@dataclass
+class Measured:
+    latencies: list[float]  # sequential calls (ms)
+    rate_1: float  # calls/s at concurrency 1
+    rate_n: float  # calls/s at the given concurrency
+    p50_n: float  # p50 (ms) at the given concurrency
+    cpu: dict[str, float]  # CPU ms per call by process at the given concurrency (bench/cpu.py)
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies)
+
+
+async def measure(call, seconds: float, concurrency: int) -> Measured:  # type: ignore[no-untyped-def]
+    """200 warm-up calls, 1000 timed one after another, then `seconds` at concurrency 1 and
+    at `concurrency`."""
+    for _ in range(200):
+        await call()
+    latencies = await timed(call, 1000)
+    _, rate_1, _ = await load(call, seconds, 1)
+    before = cpu.snapshot()
+    calls, rate_n, p50_n = await load(call, seconds, concurrency)
+    return Measured(latencies, rate_1, rate_n, p50_n, cpu.ms_per_call(before, cpu.snapshot(), calls))
 
 
 async def measure_http(
     url: str, body: dict, headers: dict[str, str], seconds: float, concurrency: int
 ) -> Measured:
-    """`POST url` with a JSON body, which must answer 200, after 200 warm-up calls."""
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as http:
+    """`POST url` with a JSON body, which must answer 200."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
 
         async def call() -> None:
             async with http.post(url, json=body, headers=headers) as r:
                 await r.read()
                 assert r.status == 200, r.status
 
-        for _ in range(200):
-            await call()
-        latencies = await timed(call, 1000)
-        rate_1, _ = await load(call, seconds, 1)
-        before, started = cpu.snapshot(), time.perf_counter()
-        rate_n, p50_n = await load(call, seconds, concurrency)
-        calls = round(rate_n * (time.perf_counter() - started))
-        cpu_split = cpu.ms_per_call(before, cpu.snapshot(), calls)
-    return latencies, rate_1, rate_n, p50_n, cpu_split
+        return await measure(call, seconds, concurrency)
 
 
-def print_comparison(keyrelay: Measured, litellm: Measured, concurrency: int) -> None:
-    """LiteLLM's figures, then side by side with keyrelay's full path."""
-    litellm_latencies, litellm_rate_1, litellm_rate_n, litellm_p50_n, litellm_cpu = litellm
-    litellm_p50 = statistics.median(litellm_latencies)
-    print(f"LiteLLM proxy         p50 {litellm_p50:6.3f} ms   ({litellm_proxy.VERSION}, 2 workers)")
-    print(f"throughput            {litellm_rate_1:7.0f} calls/s at concurrency 1")
-    at_n = f"at concurrency {concurrency} (p50 {litellm_p50_n:.1f} ms)"
-    print(f"throughput            {litellm_rate_n:7.0f} calls/s {at_n}")
-    print(f"CPU per call          {cpu.describe(litellm_cpu)}")
-    keyrelay_latencies, keyrelay_rate_1, keyrelay_rate_n, _, _ = keyrelay
-    keyrelay_p50 = statistics.median(keyrelay_latencies)
+def report(name: str, what: str, m: Measured, upstream_p50: float, concurrency: int) -> None:
+    _, _, p99 = percentiles(m.latencies)
+    print(f"{name:22}p50 {m.p50:6.3f} ms   p99 {p99:6.3f} ms   ({what})")
+    print(f"{'  added':22}p50 {m.p50 - upstream_p50:6.3f} ms")
+    print(f"{'  throughput':22}{m.rate_1:7.0f} calls/s at concurrency 1")
+    print(f"{'  throughput':22}{m.rate_n:7.0f} calls/s at concurrency {concurrency} (p50 {m.p50_n:.1f} ms)")
+    print(f"{'  CPU per call':22}{cpu.describe(m.cpu)}")
+
+
+def print_comparison(keyrelay: Measured, floor: Measured, litellm: Measured, concurrency: int) -> None:
+    """keyrelay's full path and the floor side by side with LiteLLM."""
     print()
-    print(f"{'keyrelay (full path) vs LiteLLM':34}{'keyrelay':>12}{'LiteLLM':>12}")
-    print(f"{'p50 at concurrency 1':34}{keyrelay_p50:9.3f} ms{litellm_p50:9.3f} ms")
-    print(f"{'calls/s at concurrency 1':34}{keyrelay_rate_1:12.0f}{litellm_rate_1:12.0f}")
-    print(f"{f'calls/s at concurrency {concurrency}':34}{keyrelay_rate_n:12.0f}{litellm_rate_n:12.0f}")
-    ratio = keyrelay_rate_n / litellm_rate_n
-    print(f"keyrelay/LiteLLM calls/s at concurrency {concurrency}: {ratio:.2f}x (SPEC target >= 5x)")
+    print(f"{'vs LiteLLM':30}{'keyrelay':>12}{'floor':>12}{'LiteLLM':>12}")
+    print(f"{'p50 at concurrency 1 (ms)':30}{keyrelay.p50:12.3f}{floor.p50:12.3f}{litellm.p50:12.3f}")
+    print(f"{'calls/s at concurrency 1':30}{keyrelay.rate_1:12.0f}{floor.rate_1:12.0f}{litellm.rate_1:12.0f}")
+    at_n = f"calls/s at concurrency {concurrency}"
+    print(f"{at_n:30}{keyrelay.rate_n:12.0f}{floor.rate_n:12.0f}{litellm.rate_n:12.0f}")
+    for name, m, note in (
+        ("keyrelay", keyrelay, "SPEC target >= 5x"),
+        ("floor", floor, "nothing on the hops"),
+    ):
+        print(
+            f"{name}/LiteLLM calls/s at concurrency {concurrency}: {m.rate_n / litellm.rate_n:.2f}x ({note})"
+        )
 
 
 async def main() -> None:
@@ -152,6 +170,7 @@ async def main() -> None:
         help=f"also measure LiteLLM proxy {litellm_proxy.VERSION} (installs it on first use)",
     )
     args = parser.parse_args()
+    n = args.concurrency
     if args.litellm:
         litellm_proxy.ensure_installed()  # before anything starts: the first install takes a while
     root = Path(tempfile.mkdtemp(prefix="keyrelay-bench-"))
@@ -185,11 +204,7 @@ async def main() -> None:
                     async def through_router() -> None:
                         await stub.Complete(request, metadata=META, timeout=10)
 
-                    for _ in range(200):
-                        await through_router()
-                    latencies = await timed(through_router, 1000)
-                    rate_1, _ = await load(through_router, args.seconds, 1)
-                    rate_n, p50_n = await load(through_router, args.seconds, args.concurrency)
+                    router = await measure(through_router, args.seconds, args.concurrency)
 
                 # The full path: HTTP to the portal with the tenant's access key, OpenAI format.
                 openai_body = {**body, "model": "openai/gpt-4o-mini", "max_tokens": 20}
@@ -208,35 +223,18 @@ async def main() -> None:
                     litellm = await measure_http(
                         f"{litellm_url}/v1/chat/completions", litellm_body, {}, args.seconds, args.concurrency
                     )
-        p50, _, p99 = percentiles(latencies)
-        print(f"upstream alone        p50 {upstream_p50:6.3f} ms")
-        print(f"through the router    p50 {p50:6.3f} ms   p99 {p99:6.3f} ms")
-        print(f"added by the gateway  p50 {p50 - upstream_p50:6.3f} ms")
-        print(f"throughput            {rate_1:7.0f} calls/s at concurrency 1")
-        at_n = f"at concurrency {args.concurrency} (p50 {p50_n:.1f} ms)"
-        print(f"throughput            {rate_n:7.0f} calls/s {at_n}")
-        portal_latencies, portal_rate_1, portal_rate_n, portal_p50_n, portal_cpu = full_path
-        portal_p50 = statistics.median(portal_latencies)
-        print(f"through the portal    p50 {portal_p50:6.3f} ms   (HTTP, access key, then the router path)")
-        print(f"added by the gateway  p50 {portal_p50 - upstream_p50:6.3f} ms (full path)")
-        print(f"throughput            {portal_rate_1:7.0f} calls/s at concurrency 1")
-        at_n = f"at concurrency {args.concurrency} (p50 {portal_p50_n:.1f} ms)"
-        print(f"throughput            {portal_rate_n:7.0f} calls/s {at_n}")
-        print(f"CPU per call          {cpu.describe(portal_cpu)}")
-        floor_p50 = statistics.median(floor[0])
-        print(f"architecture floor    p50 {floor_p50:6.3f} ms   (same hops, no keyrelay work)")
-        print(f"added by the floor    p50 {floor_p50 - upstream_p50:6.3f} ms")
-        at_n = f"at concurrency {args.concurrency} (p50 {floor[3]:.1f} ms)"
-        print(f"throughput            {floor[2]:7.0f} calls/s {at_n}")
-        print(f"CPU per call          {cpu.describe(floor[4])}")
-        print(f"full path / floor     {portal_rate_n / floor[2]:.2f} of the floor's calls/s")
+        print(f"{'upstream alone':22}p50 {upstream_p50:6.3f} ms")
+        report(
+            "through the router", "mTLS gRPC, BYOK key, cost, budget, usage event", router, upstream_p50, n
+        )
+        report("through the portal", "HTTP, access key, then the router path", full_path, upstream_p50, n)
+        report("architecture floor", "the same hops, none of keyrelay's work", floor, upstream_p50, n)
+        print(f"full path / floor     {full_path.rate_n / floor.rate_n:.2f} of the floor's calls/s")
         if litellm is None:
             print("LiteLLM comparison skipped (run with --litellm; the first run installs it in .bench/)")
         else:
-            print_comparison(full_path, litellm, args.concurrency)
-            ratio = floor[2] / litellm[2]
-            what = "(the same hops with nothing on them)"
-            print(f"floor/LiteLLM calls/s at concurrency {args.concurrency}: {ratio:.2f}x {what}")
+            report(f"LiteLLM {litellm_proxy.VERSION}", "2 workers", litellm, upstream_p50, n)
+            print_comparison(full_path, floor, litellm, n)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
